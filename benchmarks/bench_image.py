@@ -1,0 +1,78 @@
+"""CPU (or GPU) time per image at a working size: encoder, AdaIN, decoder separately.
+
+    python benchmarks/bench_image.py --size 512 --repeats 7
+
+Times each stage on a real photo (tests/data/chelsea.jpg resized to the working
+size) after one warm-up, and prints the median and the spread of the repeats,
+plus each stage's share of the whole. This machine is shared and noisy: read
+the medians and the shares, not single runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from vidstyle.imageio import read_image, resize, working_size  # noqa: E402
+from vidstyle.stats import adain  # noqa: E402
+from vidstyle.stylize import Stylizer  # noqa: E402
+
+
+def timed(fn, repeats: int, sync) -> list[float]:
+    fn()
+    sync()
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        sync()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+@torch.no_grad()
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    st = Stylizer(device=args.device, size=args.size)
+    sync = torch.cuda.synchronize if st.device.type == "cuda" else (lambda: None)
+    img = read_image(ROOT / "tests" / "data" / "chelsea.jpg").rgb
+    h, w = working_size(*img.shape[-2:], args.size)
+    # Upscale the small test photo to the working size: real content, exact size.
+    x = resize(img, (args.size, args.size * w // h // 8 * 8)).to(st.device)
+    look = st.look([ROOT / "tests" / "data" / "coffee.jpg"])
+    mean, std = look.styles[0].as_tensors(st.device)
+    feats = st.encoder.encode(x)
+    target = adain(feats, mean, std)
+    stages = {
+        "encoder": timed(lambda: st.encoder.encode(x), args.repeats, sync),
+        "adain": timed(lambda: adain(feats, mean, std), args.repeats, sync),
+        "decoder": timed(lambda: st.decoder(target), args.repeats, sync),
+        "whole stylize()": timed(lambda: st.stylize(x, look), args.repeats, sync),
+    }
+    print(f"device {st.device}, threads {torch.get_num_threads()}, image {tuple(x.shape[-2:])}, repeats {args.repeats}")
+    total = sum(statistics.median(v) for k, v in stages.items() if k != "whole stylize()")
+    rows = {}
+    for name, times in stages.items():
+        med = statistics.median(times)
+        rows[name] = {"median_s": round(med, 4), "min_s": round(min(times), 4), "max_s": round(max(times), 4)}
+        share = f"{100 * med / total:5.1f}% of enc+adain+dec" if name != "whole stylize()" else ""
+        print(f"{name:16s} median {med * 1000:9.1f} ms  (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f})  {share}")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Shared fixtures: small synthetic clips written with PyAV into tmp_path.
+
+Each clip is described by a :class:`ClipSpec` so a test can say what it needs
+(size, rate, irregular timestamps, audio streams) and get a real file back.
+Clips are tiny (a few dozen frames under 100 px) so the whole suite stays fast.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What a synthetic clip looks like."""
+
+    name: str
+    width: int = 98
+    height: int = 66
+    fps: Fraction = Fraction(25)
+    frames: int = 24
+    time_base: Fraction | None = None
+    pts: tuple[int, ...] | None = None  # explicit (irregular) timestamps in time_base
+    audio: tuple[tuple[int, str], ...] = ()  # (sample rate, codec) per audio stream
+    codec: str = "libx264"
+    pix_fmt: str = "yuv420p"
+    suffix: str = ".mp4"
+    gop: int = 6
+    faststart: bool = False
+    rotation: int = 0
+    color: tuple[int, int, int, int] | None = None  # range, primaries, trc, space
+    sample_aspect_ratio: Fraction | None = None
+
+
+def _picture(i: int, width: int, height: int) -> np.ndarray:
+    """A moving gradient with the frame number in its corner, so frames differ."""
+    y, x = np.mgrid[0:height, 0:width]
+    img = np.empty((height, width, 3), np.uint8)
+    img[..., 0] = (x * 255 // max(width - 1, 1) + i * 7) % 256
+    img[..., 1] = (y * 255 // max(height - 1, 1)) % 256
+    img[..., 2] = (i * 20) % 256
+    return img
+
+
+def make_clip(directory: Path, spec: ClipSpec) -> Path:
+    """Write ``spec`` as a real video file and return its path."""
+    path = directory / f"{spec.name}{spec.suffix}"
+    options = {"movflags": "+faststart"} if spec.faststart else {}
+    out = av.open(str(path), mode="w", options=options)
+    tb = spec.time_base or Fraction(1, 90000)
+    if spec.pts is not None:
+        pts = list(spec.pts)
+    else:
+        pts = [round(Fraction(i) / spec.fps / tb) for i in range(spec.frames)]
+    v = out.add_stream(spec.codec, rate=spec.fps, options={"g": str(spec.gop), "preset": "ultrafast"}
+                       if spec.codec == "libx264" else {"g": str(spec.gop)})
+    v.width, v.height, v.pix_fmt = spec.width, spec.height, spec.pix_fmt
+    v.time_base = tb
+    v.codec_context.time_base = tb
+    if spec.rotation:
+        v.set_display_rotation(spec.rotation)
+    if spec.sample_aspect_ratio:
+        v.sample_aspect_ratio = spec.sample_aspect_ratio
+    if spec.color:
+        ctx = v.codec_context
+        ctx.color_range, ctx.color_primaries, ctx.color_trc, ctx.colorspace = spec.color
+    audio_streams = []
+    for rate, codec in spec.audio:
+        a = out.add_stream(codec, rate=rate, layout="stereo")
+        audio_streams.append(a)
+    duration = float((pts[-1] + (pts[1] - pts[0] if len(pts) > 1 else 1)) * tb)
+    for i, p in enumerate(pts):
+        frame = av.VideoFrame.from_ndarray(_picture(i, spec.width, spec.height), format="rgb24")
+        if spec.color:
+            frame = frame.reformat(format=spec.pix_fmt, dst_colorspace=spec.color[3], dst_color_range=spec.color[0])
+        else:
+            frame = frame.reformat(format=spec.pix_fmt)
+        frame.pts, frame.time_base = p, tb
+        out.mux(v.encode(frame))
+    out.mux(v.encode())
+    for k, a in enumerate(audio_streams):
+        rate = a.codec_context.sample_rate
+        total = int(duration * rate)
+        t = np.arange(total) / rate
+        tone = (0.3 * np.sin(2 * np.pi * (440 + 220 * k) * t)).astype(np.float32)
+        chunk = 1024
+        for start in range(0, total, chunk):
+            block = tone[start:start + chunk]
+            samples = np.stack([block, block])
+            fmt = "fltp" if a.codec_context.name in ("aac", "libopus", "vorbis") else "s16p"
+            if fmt == "s16p":
+                samples = (samples * 32767).astype(np.int16)
+            af = av.AudioFrame.from_ndarray(samples, format=fmt, layout="stereo")
+            af.sample_rate = rate
+            af.pts = start
+            af.time_base = Fraction(1, rate)
+            out.mux(a.encode(af))
+        out.mux(a.encode())
+    out.close()
+    return path
+
+
+@pytest.fixture
+def clip_factory(tmp_path: Path):
+    """Call with a :class:`ClipSpec` (or keyword arguments) to get a clip path."""
+
+    def factory(spec: ClipSpec | None = None, **kwargs) -> Path:
+        spec = spec or ClipSpec(**{"name": "clip", **kwargs})
+        return make_clip(tmp_path, spec)
+
+    return factory
+
+
+@pytest.fixture
+def clip(clip_factory) -> Path:
+    """98x66, 25 fps, 24 frames, no audio."""
+    return clip_factory(ClipSpec("plain"))
+
+
+@pytest.fixture
+def clip_audio(clip_factory) -> Path:
+    """98x66 at 29.97 fps, 30 frames, one AAC stereo sine."""
+    return clip_factory(ClipSpec("ntsc_audio", fps=Fraction(30000, 1001), frames=30, audio=((48000, "aac"),)))
+
+
+@pytest.fixture
+def clip_two_audio(clip_factory) -> Path:
+    """25 fps, 25 frames, two AAC streams (44.1 and 48 kHz)."""
+    return clip_factory(ClipSpec("two_audio", frames=25, audio=((44100, "aac"), (48000, "aac"))))
+
+
+@pytest.fixture
+def clip_vfr(clip_factory) -> Path:
+    """Irregular timestamps (variable frame rate), with audio."""
+    tb = Fraction(1, 90000)
+    gaps = [3000, 3000, 4500, 1500, 6000, 3000, 3000, 9000, 3000, 1800, 4200, 3000] * 2
+    pts = [0]
+    for g in gaps[:-1]:
+        pts.append(pts[-1] + g)
+    return clip_factory(ClipSpec("vfr", time_base=tb, pts=tuple(pts), frames=len(pts), audio=((48000, "aac"),)))
+
+
+@pytest.fixture
+def clip_odd(clip_factory) -> Path:
+    """97x65: odd sizes need 4:4:4 (4:2:0 halves chroma both ways)."""
+    return clip_factory(ClipSpec("odd", width=97, height=65, pix_fmt="yuv444p", frames=12))

@@ -1,0 +1,149 @@
+"""The three-stage pipeline: order, stats, and failures from any stage without hangs."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from vidstyle.errors import RenderError
+from vidstyle.pipeline import PipelineStats, run_pipeline
+from vidstyle.video import FrameBatch, FrameReader, FrameWriter
+
+
+class FakeReader:
+    """Yields ``n`` tiny frames; can fail at a given batch."""
+
+    def __init__(self, n: int = 20, fail_at: int | None = None) -> None:
+        self.n, self.fail_at = n, fail_at
+        self.closed = False
+
+    def iter_batches(self, batch_size: int):
+        try:
+            for k, start in enumerate(range(0, self.n, batch_size)):
+                if k == self.fail_at:
+                    raise OSError("decoder exploded")
+                idx = list(range(start, min(start + batch_size, self.n)))
+                rgb = torch.stack([torch.full((3, 4, 5), i / self.n) for i in idx])
+                yield FrameBatch(idx, idx, [i / 25 for i in idx], rgb)
+        finally:
+            self.closed = True
+
+
+class FakeWriter:
+    def __init__(self, fail_at: int | None = None, delay: float = 0.0) -> None:
+        self.got: list[int] = []
+        self.values: list[float] = []
+        self.fail_at, self.delay = fail_at, delay
+        self.threads: set[str] = set()
+
+    def write(self, indices, pts, rgb) -> None:
+        self.threads.add(threading.current_thread().name)
+        if self.fail_at is not None and len(self.got) >= self.fail_at:
+            raise OSError("disk on fire")
+        time.sleep(self.delay)
+        self.got.extend(indices)
+        self.values.extend(rgb[:, 0, 0, 0].tolist())
+
+
+def no_stray_threads() -> bool:
+    deadline = time.time() + 1
+    while time.time() < deadline:
+        if not [t for t in threading.enumerate() if t.name.startswith("vidstyle-")]:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_all_frames_in_order_with_stats() -> None:
+    writer = FakeWriter()
+    progress: list[int] = []
+    stats = run_pipeline(FakeReader(23), lambda x: 1 - x, writer, batch_size=4, on_progress=progress.append)
+    assert writer.got == list(range(23))
+    assert writer.values == pytest.approx([1 - i / 23 for i in range(23)])
+    assert progress[-1] == 23 and progress == sorted(progress)
+    assert isinstance(stats, PipelineStats) and stats.frames == 23
+    assert stats.seconds > 0 and stats.model_fps > 0 and stats.decode_fps > 0 and stats.encode_fps > 0
+    assert writer.threads == {"vidstyle-encode"}
+    assert no_stray_threads()
+
+
+def test_stages_overlap() -> None:
+    # Model and encode each take ~20 ms a batch; run serially that is >= 400 ms.
+    writer = FakeWriter(delay=0.02)
+
+    def slow(x):
+        time.sleep(0.02)
+        return x
+
+    stats = run_pipeline(FakeReader(40), slow, writer, batch_size=4, queue_size=1)
+    assert writer.got == list(range(40))
+    assert stats.seconds < 0.38
+
+
+@pytest.mark.parametrize("where", ["reader", "model", "writer"])
+def test_failure_in_any_stage_reaches_the_caller(where: str) -> None:
+    reader = FakeReader(200, fail_at=3 if where == "reader" else None)
+    writer = FakeWriter(fail_at=8 if where == "writer" else None)
+    calls = [0]
+
+    def process(x):
+        calls[0] += 1
+        if where == "model" and calls[0] == 3:
+            raise ValueError("model broke")
+        return x
+
+    expected = {"reader": OSError, "model": ValueError, "writer": OSError}[where]
+    start = time.time()
+    with pytest.raises(expected):
+        run_pipeline(reader, process, writer, batch_size=4, queue_size=1)
+    assert time.time() - start < 2  # stopped promptly, not after all 200 frames
+    assert reader.closed
+    assert no_stray_threads()
+
+
+def test_keyboard_interrupt_stops_everything() -> None:
+    reader = FakeReader(400)
+
+    def process(x):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(reader, process, FakeWriter(), batch_size=4)
+    assert no_stray_threads()
+
+
+def test_wrong_output_shape_is_a_render_error() -> None:
+    with pytest.raises(RenderError, match="returned"):
+        run_pipeline(FakeReader(8), lambda x: x[:, :, :2], FakeWriter(), batch_size=4)
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_interrupted_render_leaves_no_file(clip_audio: Path, tmp_path: Path, exc: BaseException) -> None:
+    dest = tmp_path / "out.mp4"
+    calls = [0]
+
+    def process(x):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise exc
+        return x
+
+    with pytest.raises(type(exc)):
+        with FrameReader(clip_audio) as r, FrameWriter(dest, r.info, range=r.range, preset="ultrafast") as w:
+            run_pipeline(r, process, w, batch_size=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [clip_audio.name]
+    assert no_stray_threads()
+
+
+def test_real_files_through_the_pipeline(clip_vfr: Path, tmp_path: Path) -> None:
+    from mediautil import audio_packets, frame_times
+
+    dest = tmp_path / "out.mp4"
+    with FrameReader(clip_vfr) as r, FrameWriter(dest, r.info, range=r.range, preset="ultrafast") as w:
+        stats = run_pipeline(r, lambda x: 1 - x, w, batch_size=3)
+    assert stats.frames == 24
+    assert frame_times(dest) == frame_times(clip_vfr)
+    assert [p for _, p in audio_packets(dest)[0]] == [p for _, p in audio_packets(clip_vfr)[0]]

@@ -1,0 +1,3 @@
+from vidstyle._cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Weight files shipped with vidstyle (see README.md beside this file)."""
