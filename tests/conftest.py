@@ -13,6 +13,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -149,3 +152,57 @@ def clip_vfr(clip_factory) -> Path:
 def clip_odd(clip_factory) -> Path:
     """97x65: odd sizes need 4:4:4 (4:2:0 halves chroma both ways)."""
     return clip_factory(ClipSpec("odd", width=97, height=65, pix_fmt="yuv444p", frames=12))
+
+
+# --------------------------------------------------------------------------- #
+# A model without the trained decoder: the real encoder and a random decoder
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture(scope="session")
+def _random_weights_folder(tmp_path_factory) -> Path:
+    import hashlib
+    import shutil
+    import sys
+
+    import vidstyle.model as model
+
+    sys.path.insert(0, str(ROOT / "training"))
+    import train
+
+    folder = tmp_path_factory.mktemp("weights")
+    lines = []
+    for name in (model.ENCODER_FILE, model.NORM_FILE):
+        shutil.copy(ROOT / "weights" / name, folder / name)
+        lines.append(f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}")
+    (folder / model.SUMS_FILE).write_text("\n".join(lines) + "\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VIDSTYLE_WEIGHTS", str(folder))
+        torch.manual_seed(0)
+        decoder = model.Decoder()
+        # Scale the random decoder so its output sits mid-grey with some spread, not clamped to white.
+        with torch.no_grad():
+            feats = model.load_encoder().encode(torch.rand(1, 3, 64, 64))
+            out = decoder(feats)
+            last = decoder.convs[decoder.layers[-1][0]]
+            last.weight.mul_(0.15 / float(out.std()))
+            last.bias.fill_(0.5)
+            last.bias.sub_(decoder(feats).mean(dim=(0, 2, 3)) - 0.5)
+        train.write_decoder(decoder, folder / model.DECODER_FILE, {"encoder_id": model.encoder_id()})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def random_weights(_random_weights_folder):
+    """A weights folder with the real encoder and a random decoder, used via VIDSTYLE_WEIGHTS."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VIDSTYLE_WEIGHTS", str(_random_weights_folder))
+        yield _random_weights_folder
+
+
+@pytest.fixture(scope="module")
+def stylizer(random_weights):
+    """A CPU :class:`~vidstyle.stylize.Stylizer` at size 64 with the random decoder."""
+    from vidstyle.stylize import Stylizer
+
+    return Stylizer(device="cpu", size=64)

@@ -185,7 +185,7 @@ def test_unwritable_output_and_existing_output(tmp_path):
     assert_one_line_error(r, contains="--overwrite")
     assert existing.read_bytes() == b"keep"
     r = run("image", PHOTO, "--style", STYLE, "-o", PHOTO)
-    assert_one_line_error(r, contains="input")
+    assert_one_line_error(r, contains="is the input")
 
 
 def test_console_script_error_has_no_traceback(tmp_path):

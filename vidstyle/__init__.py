@@ -12,9 +12,11 @@ from .render import RenderResult, stylize_video
 from .stats import StyleStats
 from .still import ImageResult, stylize_image
 from .stylize import Look, Stylizer
+from .timeline import StyleSchedule, Timeline, load_timeline
 
 __all__ = [
     "stylize_video", "stylize_image", "Stylizer", "Look", "StyleStats", "RenderResult", "ImageResult",
+    "Timeline", "StyleSchedule", "load_timeline",
     "VidstyleError", "InputError", "SettingsError", "OutputError", "WeightsError", "RenderError",
 ]
 __version__ = "0.1.0"

@@ -1,29 +1,69 @@
-"""Atomic outputs: nothing appears at the destination until it is complete."""
+"""Atomic outputs: nothing appears at the destination until it is complete.
+
+The one place that decides whether a destination may be written and that
+creates the temporary file beside it; the image writer, the style writer and
+the video writer all go through here.
+"""
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterator
 
 from .errors import OutputError
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """True if ``a`` and ``b`` name one file (links and relative paths included)."""
+    try:
+        if a.exists() and b.exists() and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
 def check_destination(dest: Path, *, overwrite: bool, inputs: tuple[Path, ...] = ()) -> None:
     """Refuse a destination that is an input, exists (unless ``overwrite``) or cannot be written."""
+    dest = Path(dest)
     for src in inputs:
-        if dest.exists() and src.exists() and os.path.samefile(dest, src) or dest.resolve() == src.resolve():
-            raise OutputError(f"{dest} is an input file: choose another output path")
-    if dest.is_dir():
-        raise OutputError(f"{dest} is a folder: give a file name")
-    if dest.exists() and not overwrite:
-        raise OutputError(f"{dest} already exists: use -y/--overwrite to replace it")
-    parent = dest.parent if str(dest.parent) else Path(".")
-    if not parent.is_dir():
+        if same_file(dest, Path(src)):
+            raise OutputError(f"the output {dest} is the input itself; choose another name with -o")
+    parent = dest.parent
+    if not parent.exists():
         raise OutputError(f"cannot write {dest}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write {dest}: folder {parent} is not writable")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {dest}: {parent} is not a folder")
+    if dest.is_dir():
+        raise OutputError(f"cannot write {dest}: it is a folder")
+    if dest.exists() and not overwrite:
+        raise OutputError(f"{dest} already exists; use -y/--overwrite to replace it")
+
+
+def temporary_beside(dest: Path) -> Path:
+    """Create an empty hidden file next to ``dest`` (``.name.partial-XXXX.ext``) and return its path."""
+    dest = Path(dest)
+    for _ in range(8):
+        tmp = dest.with_name(f".{dest.stem}.partial-{secrets.token_hex(4)}{dest.suffix}")
+        try:
+            # O_EXCL: never clobber anything; the mode goes through umask like any
+            # file the user creates, so the final output has normal permissions.
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"cannot write into {dest.parent}: {exc.strerror}") from exc
+    raise OutputError(f"cannot create a temporary file in {dest.parent}")
+
+
+def commit(tmp: Path, dest: Path, *, overwrite: bool) -> None:
+    """Move a finished temporary file onto ``dest``."""
+    if dest.exists() and not overwrite:
+        raise OutputError(f"{dest} appeared while rendering; use -y/--overwrite to replace it")
+    os.replace(tmp, dest)
 
 
 @contextlib.contextmanager
@@ -35,18 +75,10 @@ def atomic_path(dest: Path, *, overwrite: bool = False, inputs: tuple[Path, ...]
     """
     dest = Path(dest)
     check_destination(dest, overwrite=overwrite, inputs=inputs)
-    parent = dest.parent if str(dest.parent) else Path(".")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.stem}.partial-", suffix=dest.suffix, dir=parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {dest}: {exc.strerror}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temporary_beside(dest)
     try:
         yield tmp
-        if not overwrite and dest.exists():
-            raise OutputError(f"{dest} appeared while rendering: use -y/--overwrite to replace it")
-        os.replace(tmp, dest)
+        commit(tmp, dest, overwrite=overwrite)
     except OSError as exc:
         raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
     finally:

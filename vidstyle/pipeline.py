@@ -114,19 +114,23 @@ class _Shared:
 
 def run_pipeline(
     reader: BatchSource,
-    process: Callable[[torch.Tensor], torch.Tensor],
+    process: Callable[[torch.Tensor], torch.Tensor] | Callable[[FrameBatch], torch.Tensor],
     writer: BatchSink,
     batch_size: int,
     on_progress: Callable[[int], None] | None = None,
     *,
     queue_size: int = 2,
     pin_memory: bool = False,
+    with_batch: bool = False,
 ) -> PipelineStats:
     """Decode, process and encode every batch, with the three stages overlapping.
 
     Args:
         reader: yields :class:`FrameBatch` es (a :class:`vidstyle.video.FrameReader`).
         process: maps frames to frames; runs in the calling thread.
+            It gets the batch's tensor, or with ``with_batch`` the whole
+            :class:`FrameBatch` (its frame indices and times too, e.g. for a
+            style that changes over time).
         writer: takes processed frames (a :class:`vidstyle.video.FrameWriter`).
         batch_size: frames per batch.
         on_progress: called with the number of frames written so far, from
@@ -207,7 +211,7 @@ def run_pipeline(
                 break
             batch: FrameBatch = item  # type: ignore[assignment]
             t = time.perf_counter()
-            out = process(batch.rgb)
+            out = process(batch) if with_batch else process(batch.rgb)
             model_busy += time.perf_counter() - t
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(batch.rgb.shape):
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

@@ -6,6 +6,7 @@ image, saved to ``.style`` files, mixed and interpolated without the image.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -140,19 +141,60 @@ def normalise_masks(masks: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return torch.where(total > eps, masks / total.clamp_min(eps), torch.full_like(masks, 1.0 / k))
 
 
+def complete_masks(masks: torch.Tensor, regions: int) -> torch.Tensor:
+    """Add the last region when one mask fewer than regions is given: what the others leave.
+
+    Shape:
+        ``(B, K, H, W)`` -> ``(B, regions, H, W)`` (unchanged when ``K == regions``).
+    """
+    if masks.shape[1] == regions:
+        return masks
+    if masks.shape[1] != regions - 1:
+        raise ValueError(f"{masks.shape[1]} masks for {regions} regions")
+    rest = (1.0 - masks.sum(dim=1, keepdim=True)).clamp(0, 1)
+    return torch.cat([masks, rest], dim=1)
+
+
+def feather_masks(masks: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Soften mask edges with a Gaussian of ``sigma`` pixels (of the map the masks are at).
+
+    The same linear blur on every mask keeps their per-pixel sum: a partition of
+    unity stays one (edge pixels are replicated, so the border keeps it too).
+    ``sigma <= 0`` returns the masks unchanged.
+
+    Shape:
+        ``(B, K, h, w)`` -> ``(B, K, h, w)``.
+    """
+    if sigma <= 0:
+        return masks
+    import kornia
+
+    radius = max(1, math.ceil(2 * sigma))
+    k = 2 * radius + 1
+    return kornia.filters.gaussian_blur2d(masks.float(), (k, k), (sigma, sigma), border_type="replicate")
+
+
 def spatial_adain(
-    content: torch.Tensor, masks: torch.Tensor, means: torch.Tensor, stds: torch.Tensor, eps: float = EPS
+    content: torch.Tensor,
+    masks: torch.Tensor,
+    means: torch.Tensor,
+    stds: torch.Tensor,
+    eps: float = EPS,
+    feather: float = 0.0,
 ) -> torch.Tensor:
     """Different styles for different regions: region k gets style k's statistics.
 
     Each region's content statistics are taken inside that region (the paper's
     spatial control), and the transferred features are blended by the soft masks.
+    ``feather`` (in feature pixels) blurs the masks at feature resolution first
+    (:func:`feather_masks`), so that a hard edge becomes a short cross-fade of
+    the features and no seam shows after decoding.
 
     Shape:
         content ``(B, C, h, w)``; masks ``(B, K, H, W)`` (resized here to ``(h, w)``);
         means, stds ``(K, C)`` -> ``(B, C, h, w)``.
     """
-    m = normalise_masks(resize_masks(masks, tuple(content.shape[-2:])))
+    m = normalise_masks(feather_masks(resize_masks(masks, tuple(content.shape[-2:])), feather))
     x = content.float()
     out = torch.zeros_like(x)
     for k in range(m.shape[1]):

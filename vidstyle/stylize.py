@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
@@ -18,12 +18,23 @@ from . import color
 from .errors import InputError, SettingsError, WeightsError
 from .imageio import read_image, resize, working_size
 from .model import Decoder, Encoder, encoder_id, load_decoder, load_encoder
-from .stats import StyleStats, adain, channel_stats, mix, spatial_adain, with_alpha
+from .stats import StyleStats, adain, channel_stats, complete_masks, mix, spatial_adain, with_alpha
+
+if TYPE_CHECKING:
+    from .timeline import StyleState
 
 STYLE_SUFFIX = ".style"
 # The paper trains and evaluates at 512 px; style statistics are taken at that size.
 STYLE_SIZE = 512
 DEFAULT_SIZE = 512
+# Mask feathering, in relu4_1 feature pixels (8 image pixels each at the working
+# size): the Gaussian's sigma. Features are blended by the masks and the decoder
+# upsamples 8x, so a hard step in a mask comes out as a blocky seam one feature
+# wide; sigma = 1 spreads the change over about +-2 features (+-16 px at the
+# working size), enough for the seam to vanish in the decoder's own smoothing,
+# and little enough next to relu4_1's receptive field that each region still
+# gets its style up to its edge. Already-soft masks are barely changed.
+MASK_FEATHER = 1.0
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,14 @@ class Look:
 
     ``styles`` are the statistics to apply (one per mask region when ``masks``
     is given, otherwise mixed into one); ``masks`` is ``(1, K, H, W)`` in [0, 1]
-    or None; ``content_region`` says the last mask region keeps the content.
+    (the same for every frame) or ``(B, K, H, W)`` (one set per frame of the
+    batch, e.g. from mask videos), or None. ``K`` is one per region, or one
+    fewer: the last region is then what the others leave. ``content_region``
+    says the last region keeps the content. ``color_method`` is how colours are
+    preserved (:data:`vidstyle.color.METHODS`; "histogram" for stills).
+    ``mask_streams[k]``, when given, names the mask video whose frames fill
+    slot ``k`` of ``masks`` (see :func:`vidstyle.masks.fill_masks`): such a
+    look must be filled for each batch before it reaches the model.
     """
 
     styles: tuple[StyleStats, ...]
@@ -40,6 +58,12 @@ class Look:
     preserve_color: bool = False
     masks: torch.Tensor | None = None
     content_region: bool = False
+    color_method: str = "histogram"
+    mask_streams: tuple[str | None, ...] = ()
+
+    @property
+    def regions(self) -> int:
+        return len(self.styles) + int(self.content_region)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -53,16 +77,20 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-def check_weights(weights: Sequence[float] | None, n: int) -> tuple[float, ...]:
-    """Validate style weights: one per style, each in [0, 1], summing to 1."""
+def check_weights(weights: Sequence[float] | None, n: int, where: str = "") -> tuple[float, ...]:
+    """Validate style weights: one per style, each non-negative, summing to 1.
+
+    ``where`` (e.g. a timeline file and keyframe) starts the error message.
+    """
     if weights is None:
         return (1.0 / n,) * n
+    at = f"{where}: " if where else ""
     if len(weights) != n:
-        raise SettingsError(f"{len(weights)} style weights given for {n} styles: give one weight per style")
+        raise SettingsError(f"{at}{len(weights)} style weights given for {n} styles: give one weight per style")
     if any(not math.isfinite(w) or w < 0 for w in weights):
-        raise SettingsError(f"style weights must be non-negative numbers, got {', '.join(map(str, weights))}")
+        raise SettingsError(f"{at}style weights must be non-negative numbers, got {', '.join(map(str, weights))}")
     if abs(sum(weights) - 1.0) > 1e-4:
-        raise SettingsError(f"style weights {', '.join(f'{w:g}' for w in weights)} sum to {sum(weights):g}; they must sum to 1")
+        raise SettingsError(f"{at}style weights {', '.join(f'{w:g}' for w in weights)} sum to {sum(weights):g}; they must sum to 1")
     return tuple(float(w) for w in weights)
 
 
@@ -143,13 +171,16 @@ class Stylizer:
         preserve_color: bool | str = False,
         masks: Sequence[str | Path] | torch.Tensor | None = None,
         color_reference: torch.Tensor | None = None,
+        color_method: str = "histogram",
     ) -> Look:
         """Resolve user controls into a :class:`Look` (style images are encoded here, once).
 
         ``preserve_color``: False, True/"output" (match the result's colours to
         each frame) or "style" (match the style image to ``color_reference``).
         ``masks``: N masks for N styles, N-1 masks (the last style fills the
-        rest), or one mask for one style (the rest keeps the content).
+        rest), or one mask for one style (the rest keeps the content); the
+        masks are kept as given, the last region is made at transfer time.
+        ``color_method``: see :data:`vidstyle.color.METHODS`.
         """
         if not styles:
             raise SettingsError("give at least one style (--style)")
@@ -157,25 +188,25 @@ class Stylizer:
         mode = "output" if preserve_color is True else (preserve_color or None)
         if mode not in (None, *color.MODES):
             raise SettingsError(f"unknown colour preservation mode {preserve_color!r}: use output or style")
+        if color_method not in color.METHODS:
+            raise SettingsError(f"unknown colour method {color_method!r}: use {' or '.join(color.METHODS)}")
         ref = color_reference if mode == "style" else None
         if mode == "style" and ref is None:
             raise SettingsError("colour preservation in 'style' mode needs a content reference")
         stats = [s if isinstance(s, StyleStats) else self.load_style(s, ref) for s in styles]
         if masks is None or len(masks) == 0:
             w = check_weights(weights, len(stats))
-            return Look((mix(stats, w),), alpha, mode == "output")
+            return Look((mix(stats, w),), alpha, mode == "output", color_method=color_method)
         if weights is not None:
             raise SettingsError("--style-weights and --mask cannot be combined: each mask region takes one style")
         mask_t = masks if isinstance(masks, torch.Tensor) else load_masks(masks)
         k, n = mask_t.shape[1], len(stats)
         content_region = False
-        if k == n - 1 or (n == 1 and k == 1):
-            rest = (1.0 - mask_t.sum(dim=1, keepdim=True)).clamp(0, 1)
-            mask_t = torch.cat([mask_t, rest], dim=1)
-            content_region = n == 1
-        elif k != n:
+        if n == 1 and k == 1:
+            content_region = True
+        elif k != n and k != n - 1:
             raise SettingsError(f"{k} masks for {n} styles: give one mask per style, or one fewer (the last style fills the rest)")
-        return Look(tuple(stats), alpha, mode == "output", mask_t, content_region)
+        return Look(tuple(stats), alpha, mode == "output", mask_t, content_region, color_method)
 
     @torch.no_grad()
     def transfer(self, feats: torch.Tensor, look: Look) -> torch.Tensor:
@@ -184,26 +215,73 @@ class Stylizer:
         Shape:
             ``(B, 512, h, w)`` -> ``(B, 512, h, w)``.
         """
+        if any(look.mask_streams):
+            raise ValueError("this look's masks come from mask videos: fill them for the batch first (vidstyle.masks.fill_masks)")
         if look.masks is None:
             mean, std = look.styles[0].as_tensors(feats.device)
             target = adain(feats, mean, std)
         else:
+            b = feats.shape[0]
+            if look.masks.shape[0] not in (1, b):
+                raise ValueError(f"{look.masks.shape[0]} mask sets for a batch of {b} frames")
+            masks = complete_masks(look.masks.to(feats.device), look.regions).expand(b, -1, -1, -1)
             means = torch.stack([s.mean for s in look.styles]).to(feats.device)
             stds = torch.stack([s.std for s in look.styles]).to(feats.device)
             if look.content_region:
                 # The region outside the single mask keeps the content's own statistics.
                 c_mean, c_std = channel_stats(feats)
-                means = torch.cat([means.expand(feats.shape[0], -1, -1), c_mean.flatten(2).transpose(1, 2)], 1)
-                stds = torch.cat([stds.expand(feats.shape[0], -1, -1), c_std.flatten(2).transpose(1, 2)], 1)
-                target = torch.cat([spatial_adain(feats[i : i + 1], look.masks.to(feats.device), means[i], stds[i]) for i in range(feats.shape[0])])
+                means = torch.cat([means.expand(b, -1, -1), c_mean.flatten(2).transpose(1, 2)], 1)
+                stds = torch.cat([stds.expand(b, -1, -1), c_std.flatten(2).transpose(1, 2)], 1)
+                target = torch.cat([
+                    spatial_adain(feats[i : i + 1], masks[i : i + 1], means[i], stds[i], feather=MASK_FEATHER)
+                    for i in range(b)
+                ])
             else:
-                masks = look.masks.to(feats.device).expand(feats.shape[0], -1, -1, -1)
-                target = spatial_adain(feats, masks, means, stds)
+                target = spatial_adain(feats, masks, means, stds, feather=MASK_FEATHER)
         return with_alpha(target, feats, look.alpha)
 
     @torch.no_grad()
     def stylize(self, frames: torch.Tensor, look: Look) -> torch.Tensor:
         """Stylize a batch: ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, 3, H, W)`` RGB in [0, 1], float32 on the CPU."""
+        preserve = torch.ones(frames.shape[0]) if look.preserve_color else None
+        return self._run(frames, lambda feats: self.transfer(feats, look), preserve, look.color_method)
+
+    @torch.no_grad()
+    def stylize_states(
+        self, frames: torch.Tensor, states: Sequence["StyleState"], color_method: str = "histogram"
+    ) -> torch.Tensor:
+        """Stylize a batch with one :class:`~vidstyle.timeline.StyleState` per frame (a timeline).
+
+        Frames without masks share one vectorised transfer; a frame with masks
+        (its own, ``(1, K, H, W)``: still masks, or that frame of mask videos)
+        is transferred on its own, as :meth:`transfer` does for a :class:`Look`.
+        ``color_method`` preserves colours where a state asks for it
+        (:data:`vidstyle.color.METHODS`).
+
+        Shape:
+            ``(B, 3, H, W)`` RGB in [0, 1] and B states -> ``(B, 3, H, W)``, float32 on the CPU.
+        """
+        if len(states) != frames.shape[0]:
+            raise ValueError(f"{len(states)} states for {frames.shape[0]} frames")
+        if any(any(s.mask_streams) for s in states):
+            raise ValueError("a state's masks come from mask videos: fill them for the frame first (vidstyle.masks.fill_masks)")
+
+        def target(feats: torch.Tensor) -> torch.Tensor:
+            if all(s.masks is None for s in states):
+                mean = torch.stack([s.mean for s in states]).to(feats.device)[:, :, None, None]
+                std = torch.stack([s.std for s in states]).to(feats.device)[:, :, None, None]
+                alpha = torch.tensor([s.alpha for s in states], device=feats.device)[:, None, None, None]
+                out = adain(feats, mean, std)
+                return out if bool((alpha == 1).all()) else alpha * out + (1 - alpha) * feats
+            return torch.cat([self.transfer(feats[i : i + 1], _state_look(s, self.encoder_id)) for i, s in enumerate(states)])
+
+        preserve = torch.tensor([float(s.preserve_color) for s in states])
+        return self._run(frames, target, preserve if bool((preserve > 0).any()) else None, color_method)
+
+    def _run(
+        self, frames: torch.Tensor, make_target, preserve: torch.Tensor | None, color_method: str = "histogram"
+    ) -> torch.Tensor:
+        """Encode, ``make_target`` on the features, decode; blend in colour preservation by ``preserve`` ``(B,)``."""
         if self.decoder is None:
             raise WeightsError("this Stylizer was made without a decoder")
         h0, w0 = frames.shape[-2:]
@@ -214,13 +292,25 @@ class Stylizer:
             small = small.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             feats = self.encoder.encode(small)
-            target = self.transfer(feats.float(), look)
+            target = make_target(feats.float())
             out = self.decoder(target.to(feats.dtype))
         out = out.float().clamp(0, 1)
-        if look.preserve_color:
-            out = color.preserve_colors(out, small)
+        if preserve is not None:
+            if bool((preserve == 1).all()):
+                out = color.preserve(out, small, color_method)
+            else:
+                keep = (preserve > 0).nonzero().flatten().tolist()
+                p = preserve[keep].to(out.device)[:, None, None, None]
+                out[keep] = torch.lerp(out[keep], color.preserve(out[keep], small[keep], color_method), p)
         out = resize(out, (h0, w0)).clamp(0, 1)
         return out.cpu()
+
+
+def _state_look(state: "StyleState", encoder: str) -> Look:
+    """A one-frame :class:`Look` from a timeline state (``(C,)`` stats, or ``(K, C)`` with masks)."""
+    means, stds = (state.mean, state.std) if state.masks is not None else (state.mean[None], state.std[None])
+    styles = tuple(StyleStats(m, s, encoder) for m, s in zip(means, stds))
+    return Look(styles, state.alpha, False, state.masks, state.content_region)
 
 
 def load_masks(paths: Sequence[str | Path]) -> torch.Tensor:

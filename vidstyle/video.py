@@ -20,7 +20,6 @@ import bisect
 import errno
 import os
 import re
-import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 
 from vidstyle.errors import InputError, OutputError, RenderError, SettingsError
+from vidstyle.outputs import check_destination, commit, temporary_beside
 
 __all__ = [
     "AudioStreamInfo",
@@ -49,6 +49,10 @@ __all__ = [
     "frames_to_tensor",
     "tensor_to_frames",
     "available_codecs",
+    "ChunkFile",
+    "ChunkScan",
+    "scan_chunk",
+    "join_chunks",
 ]
 
 
@@ -482,6 +486,9 @@ class FrameReader:
         path: the video.
         start, end: seconds or timecodes (see :func:`parse_time`), half-open.
         frames: ``(A, B)`` half-open frame indices, or ``"A:B"``.
+        scale_to: ``(width, height)`` to decode straight to (area-averaged by
+            FFmpeg's scaler), for cheap analysis passes such as shot detection;
+            None (the default) keeps the video's own size.
 
     Example:
         >>> with FrameReader("in.mp4", frames=(10, 20)) as reader:  # doctest: +SKIP
@@ -496,7 +503,11 @@ class FrameReader:
         end: str | float | None = None,
         frames: tuple[int, int] | str | None = None,
         info: VideoInfo | None = None,
+        scale_to: tuple[int, int] | None = None,
     ) -> None:
+        if scale_to is not None and (len(scale_to) != 2 or min(scale_to) < 1):
+            raise SettingsError(f"scale_to must be (width, height) of at least 1 pixel, got {scale_to!r}")
+        self.scale_to = None if scale_to is None else (int(scale_to[0]), int(scale_to[1]))
         self.info = info if info is not None else probe(path)
         self.range, all_pts = resolve_range(self.info, start, end, frames)
         self._pts_index = {p: i for i, p in enumerate(all_pts)}
@@ -607,7 +618,14 @@ class FrameReader:
                     t = float((frame.pts - origin) * info.time_base)
                 else:
                     t = float(index / info.fps)
-                arr = frame.to_ndarray(format=rgb_format, src_color_range=frame.color_range or None)
+                if self.scale_to is None:
+                    arr = frame.to_ndarray(format=rgb_format, src_color_range=frame.color_range or None)
+                else:
+                    w, h = self.scale_to
+                    arr = frame.to_ndarray(
+                        format=rgb_format, width=w, height=h, interpolation="AREA",
+                        src_color_range=frame.color_range or None,
+                    )
                 yielded += 1
                 self.frames_read = yielded
                 yield index, frame.pts, t, arr
@@ -723,27 +741,6 @@ def default_output_path(
     return out
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _check_destination(dest: Path, source: Path, overwrite: bool) -> None:
-    if _same_file(dest, source) or dest.resolve() == source.resolve():
-        raise OutputError(f"the output {dest} is the input itself; choose another name with -o")
-    parent = dest.parent
-    if not parent.exists():
-        raise OutputError(f"cannot write {dest}: folder {parent} does not exist")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {dest}: {parent} is not a folder")
-    if dest.is_dir():
-        raise OutputError(f"cannot write {dest}: it is a folder")
-    if dest.exists() and not overwrite:
-        raise OutputError(f"{dest} already exists; pass overwrite=True (-y) to replace it")
-
-
 class FrameWriter:
     """Encode frames into ``dest``, keeping timestamps, rotation, colour and audio.
 
@@ -816,7 +813,7 @@ class FrameWriter:
                 f"cannot write {self.dest.name}: use one of {', '.join(sorted(_CONTAINERS))} as extension"
             )
         self._check_settings(pix_fmt)
-        _check_destination(self.dest, like.path, overwrite)
+        check_destination(self.dest, overwrite=overwrite, inputs=(like.path,))
 
     # -- settings ----------------------------------------------------------- #
 
@@ -899,22 +896,7 @@ class FrameWriter:
     def open(self) -> None:
         """Create the temporary file and set up the streams."""
         like = self.like
-        fd = None
-        for _ in range(8):
-            name = f".{self.dest.stem}.partial-{secrets.token_hex(4)}{self.dest.suffix}"
-            tmp = self.dest.with_name(name)
-            try:
-                # O_EXCL: never clobber anything; the mode goes through umask like
-                # any file the user creates, so the final output has normal permissions.
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                break
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise OutputError(f"cannot write into {self.dest.parent}: {exc.strerror}") from exc
-        if fd is None:
-            raise OutputError(f"cannot create a temporary file in {self.dest.parent}")
-        os.close(fd)
+        tmp = temporary_beside(self.dest)
         self._tmp = tmp
         try:
             self._out = av.open(str(tmp), mode="w", format=self.format)
@@ -1042,11 +1024,7 @@ class FrameWriter:
             self._out = None
             if self._passthrough is not None:
                 self._passthrough.close()
-            if self.dest.exists() and not self.overwrite:
-                # Someone created it while we rendered.
-                raise OutputError(f"{self.dest} appeared while rendering; pass overwrite=True (-y) to replace it")
-            assert self._tmp is not None
-            os.replace(self._tmp, self.dest)
+            commit(self._tmp, self.dest, overwrite=self.overwrite)
             self._tmp = None
             self._closed = True
             return self.dest
@@ -1200,3 +1178,184 @@ class _Passthrough:
 
     def close(self) -> None:
         self._in.close()
+
+
+# --------------------------------------------------------------------------- #
+# Joining chunks (farm renders)
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class ChunkFile:
+    """One rendered piece of a video, to be joined by :func:`join_chunks`.
+
+    ``first_pts`` is the input timestamp (input time base) of its first frame:
+    the chunk's own timestamps start at 0 and are moved back there.
+    """
+
+    path: Path
+    frames: int
+    first_pts: int
+
+
+@dataclass(frozen=True)
+class ChunkScan:
+    """What a demux-only pass learned about a chunk file."""
+
+    packets: int
+    first_is_keyframe: bool
+    codec: str
+    width: int
+    height: int
+    extradata: bytes
+
+
+def scan_chunk(path: str | os.PathLike[str]) -> ChunkScan:
+    """Count the video packets of a rendered chunk without decoding it."""
+    path = Path(path)
+    with _open_input(path) as container:
+        stream = _video_stream(container, path)
+        packets = 0
+        first_key = False
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packets == 0:
+                first_key = bool(packet.is_keyframe)
+            packets += 1
+        ctx = stream.codec_context
+        return ChunkScan(packets, first_key, ctx.name, ctx.width, ctx.height, bytes(ctx.extradata or b""))
+
+
+def join_chunks(
+    chunks: Sequence[ChunkFile],
+    like: VideoInfo,
+    dest: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    audio: bool = True,
+) -> int:
+    """Join rendered chunks of ``like`` into ``dest`` by stream copy, adding its audio once.
+
+    No frame is re-encoded: each chunk must start with a keyframe and share the
+    first chunk's codec, size and parameter sets (same encoder settings). Video
+    timestamps go back to the input's (each chunk is moved to its
+    ``first_pts``), exactly as a single render writes them; the decode
+    timestamps must rise across every join. The input's audio (and subtitle)
+    streams are copied whole, interleaved as :class:`FrameWriter` does.
+    Nothing appears at ``dest`` unless every chunk was joined and counted.
+
+    Returns:
+        The number of video frames written.
+
+    Raises:
+        RenderError: a chunk is unreadable, has other encoder settings, does
+            not start with a keyframe, or would make timestamps go backwards.
+        OutputError: ``dest`` cannot be written.
+    """
+    dest = Path(dest)
+    if not chunks:
+        raise RenderError("no chunk to join")
+    fmt = _CONTAINERS.get(dest.suffix.lower())
+    if fmt is None:
+        raise SettingsError(f"cannot write {dest.name}: use one of {', '.join(sorted(_CONTAINERS))} as extension")
+    check_destination(dest, overwrite=overwrite, inputs=(like.path,))
+    scans = []
+    for n, chunk in enumerate(chunks):
+        try:
+            scan = scan_chunk(chunk.path)
+        except InputError as exc:
+            raise RenderError(f"chunk {n} ({chunk.path.name}) cannot be read: {exc}") from None
+        if scan.packets != chunk.frames:
+            raise RenderError(f"chunk {n} ({chunk.path.name}) has {scan.packets} frames, expected {chunk.frames}")
+        if not scan.first_is_keyframe:
+            raise RenderError(f"chunk {n} ({chunk.path.name}) does not start with a keyframe, so it cannot be joined")
+        first = scans[0] if scans else scan
+        if (scan.codec, scan.width, scan.height, scan.extradata) != (
+            first.codec, first.width, first.height, first.extradata
+        ):
+            raise RenderError(
+                f"chunk {n} ({chunk.path.name}) was encoded with other settings than chunk 0 "
+                f"({scan.codec} {scan.width}x{scan.height} vs {first.codec} {first.width}x{first.height}"
+                f"{', other parameter sets' if scan.extradata != first.extradata else ''}); render it again"
+            )
+        scans.append(scan)
+
+    tmp = temporary_beside(dest)
+    out = None
+    passthrough = None
+    written = 0
+    try:
+        out = av.open(str(tmp), mode="w", format=fmt)
+        with _open_input(chunks[0].path) as c0:
+            template = _video_stream(c0, chunks[0].path)
+            video = out.add_stream_from_template(template)
+            video.time_base = template.time_base
+            if like.rotation:
+                video.set_display_rotation(like.rotation)
+        if audio:
+            warnings: list[str] = []
+            passthrough = _Passthrough(like, out, _whole_range(like), fmt, warnings)
+        last_dts: Fraction | None = None
+        for n, chunk in enumerate(chunks):
+            with _open_input(chunk.path) as container:
+                stream = _video_stream(container, chunk.path)
+                tb = Fraction(stream.time_base)
+                shift: Fraction | None = None
+                for packet in container.demux(stream):
+                    if packet.size == 0:
+                        continue
+                    if packet.pts is None or packet.dts is None:
+                        raise RenderError(f"chunk {n} ({chunk.path.name}) has a packet without timestamps")
+                    if shift is None:
+                        # The first packet is the chunk's first frame (a keyframe shown first).
+                        shift = Fraction(chunk.first_pts) * like.time_base - Fraction(packet.pts) * tb
+                    pts = Fraction(packet.pts) * tb + shift
+                    dts = Fraction(packet.dts) * tb + shift
+                    if last_dts is not None and dts <= last_dts:
+                        raise RenderError(
+                            f"chunk {n} ({chunk.path.name}) cannot follow chunk {n - 1} by stream copy: its decode "
+                            f"timestamps start at {float(dts):.4f} s, not after {float(last_dts):.4f} s; "
+                            "render the chunks with the same encoder settings"
+                        )
+                    last_dts = dts
+                    out_tb = Fraction(video.time_base) if video.time_base else tb
+                    p, d = pts / out_tb, dts / out_tb
+                    if p.denominator != 1 or d.denominator != 1:
+                        p, d = round(p), round(d)
+                    packet.pts, packet.dts = int(p), int(d)
+                    packet.time_base = out_tb
+                    packet.stream = video
+                    try:
+                        out.mux(packet)
+                    except (av.error.FFmpegError, OSError) as exc:
+                        raise _output_error(dest, exc) from exc
+                    written += 1
+                    if passthrough is not None:
+                        passthrough.pump(Fraction(packet.pts) * out_tb)
+        if passthrough is not None:
+            passthrough.pump(None)
+        try:
+            out.close()
+        except (av.error.FFmpegError, OSError) as exc:
+            raise _output_error(dest, exc) from exc
+        out = None
+        expected = sum(c.frames for c in chunks)
+        if written != expected:
+            raise RenderError(f"joined {written} frames but the chunks hold {expected}")
+        commit(tmp, dest, overwrite=overwrite)
+        tmp = None
+        return written
+    finally:
+        if passthrough is not None:
+            passthrough.close()
+        if out is not None:
+            try:
+                out.close()
+            except Exception:  # noqa: BLE001 - cleaning up after a failure already raised
+                pass
+        if tmp is not None:
+            try:
+                tmp.unlink()
+            except FileNotFoundError:
+                pass

@@ -60,12 +60,19 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import image, run
+    from . import image, run, timeline
 
     main.add_command(image.image)
+    main.add_command(timeline.timeline)
     main.add_command(image.style)
+    from . import shots
+
+    main.add_command(shots.shots)
     if hasattr(run, "run"):
         main.add_command(run.run)
+    from . import farm
+
+    main.add_command(farm.farm)
 
 
 _register()

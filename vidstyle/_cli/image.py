@@ -11,15 +11,17 @@ size_option = click.option("--size", type=int, default=512, show_default=True, h
 device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 
 
-def style_options(fn):
-    """The controls shared by `image` and `run`."""
+def style_options(fn=None, *, required: bool = True, style_help: str = "Style image or saved .style file; repeat to mix styles."):
+    """The controls shared by `image` and `run` (``@style_options`` or ``@style_options(required=False)``)."""
+    if fn is None:
+        return lambda f: style_options(f, required=required, style_help=style_help)
     for opt in reversed([
-        click.option("--style", "styles", multiple=True, required=True, type=click.Path(path_type=Path), help="Style image or saved .style file; repeat to mix styles."),
+        click.option("--style", "styles", multiple=True, required=required, type=click.Path(path_type=Path), help=style_help),
         click.option("--style-weights", help="Weights of the styles, summing to 1, e.g. 0.7,0.3."),
         click.option("--alpha", type=float, default=1.0, show_default=True, help="Content/style trade-off: 0 keeps the content, 1 full style."),
         click.option("--preserve-color", "preserve_color", flag_value="output", default=None, help="Keep the content's colours (matched on the result)."),
         click.option("--preserve-color-mode", "preserve_color", type=click.Choice(["output", "style"]), help="Keep the content's colours, matching either the result (output) or the style image (style)."),
-        click.option("--mask", "masks", multiple=True, type=click.Path(path_type=Path), help="Greyscale mask per style (region where that style applies); repeatable."),
+        click.option("--mask", "masks", multiple=True, type=click.Path(path_type=Path), help="Greyscale mask per style (region where that style applies); repeatable. For a video, a mask video with one frame per input frame works too."),
     ]):
         fn = opt(fn)
     return fn

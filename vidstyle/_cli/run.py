@@ -9,13 +9,21 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..errors import SettingsError
 from . import handle_errors, parse_weights, stderr
 from .image import device_option, size_option, style_options
 
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@style_options
+@style_options(required=False, style_help=(
+    "Style image or saved .style file; repeat to mix styles. STYLE@TIME (b.jpg@12s, b.jpg@00:01:02, b.jpg@300f) "
+    "switches to it at that time instead."))
+@click.option("--timeline", type=click.Path(path_type=Path), help="TOML timeline: styles, alpha and colour by keyframe (see examples/timeline.toml).")
+@click.option("--transition", help="With STYLE@TIME: cross-fade over this long, centred on each time (e.g. 2s); default a cut.")
+@click.option("--color-method", type=click.Choice(["luminance", "histogram"]), default="luminance", show_default=True,
+              help="How --preserve-color keeps the content's colours on video: luminance (the result's lightness, "
+                   "the frame's colour: adds no flicker) or histogram (per-frame histogram matching, as for images).")
 @size_option
 @device_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output video (default: INPUT_styled.mp4 beside it).")
@@ -32,18 +40,42 @@ from .image import device_option, size_option, style_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @handle_errors
 def run(
-    input_path, styles, style_weights, alpha, preserve_color, masks, size, device, output, batch, codec, crf,
-    preset, pix_fmt, start, end, frame_range, overwrite, quiet, as_json,
+    input_path, styles, style_weights, alpha, preserve_color, masks, timeline, transition, color_method, size, device, output,
+    batch, codec, crf, preset, pix_fmt, start, end, frame_range, overwrite, quiet, as_json,
 ) -> None:
-    """Restyle a video after one or more style images; audio is copied untouched."""
-    from ..render import stylize_video
+    """Restyle a video after one or more style images; audio is copied untouched.
 
-    kwargs = dict(
-        styles=list(styles), weights=parse_weights(style_weights), alpha=alpha,
-        preserve_color=preserve_color or False, masks=list(masks) or None, size=size, device=device,
-        batch=batch, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, start=start, end=end,
-        frames=frame_range, overwrite=overwrite,
-    )
+    Styles can change over time: --style a.jpg --style b.jpg@12s --transition 2s
+    cross-fades from a to b between 11 s and 13 s; --timeline t.toml sets
+    styles, weights, alpha and colour per keyframe.
+    """
+    from ..render import stylize_video
+    from ..timeline import parse_duration, timeline_from_styles
+
+    common = dict(color_method=color_method, size=size, device=device, batch=batch, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                  start=start, end=end, frames=frame_range, overwrite=overwrite)
+    if timeline is not None:
+        if styles or style_weights or masks or alpha != 1.0 or preserve_color or transition:
+            raise SettingsError("--timeline sets styles, weights, alpha, colour and masks per keyframe: "
+                                   "leave out --style, --style-weights, --alpha, --preserve-color, --mask and --transition")
+        kwargs = dict(timeline=timeline, **common)
+    else:
+        if not styles:
+            raise SettingsError("give at least one --style (or a --timeline)")
+        seconds = None if transition is None else parse_duration(transition, "--transition")
+        if preserve_color == "style" and any("@" in str(s) for s in styles):
+            raise SettingsError("--preserve-color-mode style cannot follow styles over time: use output")
+        shorthand = timeline_from_styles(styles, seconds, alpha, bool(preserve_color))
+        if shorthand is not None:
+            if style_weights or masks:
+                raise SettingsError("STYLE@TIME switches styles over time: --style-weights and --mask "
+                                       "need a --timeline file to say which keyframe they belong to")
+            kwargs = dict(timeline=shorthand, **common)
+        else:
+            kwargs = dict(
+                styles=list(styles), weights=parse_weights(style_weights), alpha=alpha,
+                preserve_color=preserve_color or False, masks=list(masks) or None, **common,
+            )
     if quiet or as_json:
         result = stylize_video(input_path, output, **kwargs)
     else:

@@ -1,0 +1,133 @@
+"""Join a render's chunks into its output: stream copy, the input's audio once, frames counted.
+
+Chunks are joined without re-encoding (:func:`vidstyle.video.join_chunks`).
+Before anything is written, every chunk must be done and match its marker
+(size and sha256) and the chunks must tile the input's frames; afterwards the
+output's frames are counted against the input's. A tampered plan folder (a
+chunk missing, replaced or of the wrong length) stops with the chunk to redo.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import InputError, RenderError
+from ..outputs import atomic_path
+from .chunk import chunk_state, marker_path, read_marker
+from .plan import Plan, RenderPlan, file_sha256
+
+__all__ = ["AssembleResult", "assemble", "assemble_plan", "assembled_path", "is_assembled"]
+
+
+@dataclass(frozen=True)
+class AssembleResult:
+    render: str
+    output: Path
+    frames: int
+    status: str  # "assembled" or "skipped" (the output is this plan's, unchanged)
+    seconds: float
+
+
+def assembled_path(plan: Plan, render: RenderPlan) -> Path:
+    return plan.folder / render.id / "assembled.json"
+
+
+def is_assembled(plan: Plan, render: RenderPlan) -> bool:
+    """True when the output is there and is the one this plan assembled (same key, size and sha256)."""
+    try:
+        data = json.loads(assembled_path(plan, render).read_text(encoding="utf-8"))
+        out = Path(render.spec.output)
+        return (
+            data.get("key") == render.key and data.get("output") == str(out)
+            and out.stat().st_size == data.get("bytes") and file_sha256(out) == data.get("sha256")
+        )
+    except (OSError, ValueError, AttributeError, InputError):
+        return False
+
+
+def _check_chunks(plan: Plan, render: RenderPlan) -> None:
+    where = f"{plan.folder}"
+    expected = 0
+    for c in render.chunks:
+        if c.start != expected or c.stop <= c.start:
+            raise RenderError(
+                f"the plan's chunks of {render.id} do not cover frames 0-{render.frames - 1} in order "
+                f"(chunk {c.index} starts at {c.start}, expected {expected}); make the plan again"
+            )
+        expected = c.stop
+    if expected != render.frames:
+        raise RenderError(f"the plan's chunks of {render.id} cover {expected} frames, the input has {render.frames}")
+    for c in render.chunks:
+        path = plan.path(c)
+        marker = read_marker(plan, c)
+        if not path.exists():
+            raise RenderError(
+                f"{c.label} is missing ({path.name}); render it with "
+                f"`vidstyle farm render {where} --chunk {c.index}` or run the job again"
+            )
+        if marker is None:
+            raise RenderError(
+                f"{c.label} is not finished (no {marker_path(plan, c).name}); render it with "
+                f"`vidstyle farm render {where} --chunk {c.index}`"
+            )
+        if marker.get("frames") != c.frames or marker.get("start") != c.start or marker.get("stop") != c.stop:
+            raise RenderError(
+                f"{c.label}: its marker says {marker.get('frames')} frames ({marker.get('start')}-{marker.get('stop')}), "
+                f"the plan {c.frames}; render it again with --chunk {c.index} --force"
+            )
+        if chunk_state(plan, c, verify=True) != "done":
+            raise RenderError(
+                f"{c.label}: {path.name} does not match its marker (changed, truncated or from other settings); "
+                f"render it again with `vidstyle farm render {where} --chunk {c.index} --force`"
+            )
+
+
+def assemble(plan: Plan, render_id: str | None = None, *, overwrite: bool = False, force: bool = False) -> AssembleResult:
+    """Join the chunks of one render into its output.
+
+    Args:
+        render_id: the render's id or name (may be left out when the plan has one render).
+        overwrite: replace an output that exists and is not this plan's result.
+        force: assemble again even if this plan's output is already there.
+
+    Raises:
+        RenderError: a chunk is missing, unfinished, changed or of the wrong
+            length; the joined frame count differs from the input's.
+        InputError: the input changed since planning.
+        OutputError: the output exists (without ``overwrite``) or cannot be written.
+    """
+    from ..shots import InputIdentity
+    from ..video import ChunkFile, join_chunks, probe, resolve_range, scan_chunk
+
+    render = plan.render(render_id)
+    spec = render.spec
+    out = Path(spec.output)
+    t0 = time.perf_counter()
+    if not force and is_assembled(plan, render):
+        return AssembleResult(render.id, out, render.frames, "skipped", 0.0)
+    if asdict(InputIdentity.of(spec.input)) != render.input_identity:
+        raise InputError(f"{spec.input} changed since the plan was made; run `vidstyle farm plan` again")
+    _check_chunks(plan, render)
+    info = probe(spec.input)
+    files = [ChunkFile(plan.path(c), c.frames, c.first_pts) for c in render.chunks]
+    ours = assembled_path(plan, render).exists() and out.exists()
+    written = join_chunks(files, info, out, overwrite=overwrite or ours)
+    # The input's own count (a demux pass), not the plan's: the output must match the video.
+    _, all_pts = resolve_range(info, frames=(0, 1 << 62))
+    got = scan_chunk(out).packets
+    if written != len(all_pts) or got != len(all_pts):
+        os.unlink(out)
+        raise RenderError(f"{out} has {got} frames but {spec.input} has {len(all_pts)}; it was removed")
+    record = {"key": render.key, "output": str(out), "frames": got, "bytes": out.stat().st_size,
+              "sha256": file_sha256(out)}
+    with atomic_path(assembled_path(plan, render), overwrite=True) as tmp:
+        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return AssembleResult(render.id, out, got, "assembled", time.perf_counter() - t0)
+
+
+def assemble_plan(plan: Plan, *, overwrite: bool = False, force: bool = False) -> list[AssembleResult]:
+    """Assemble every render of the plan (see :func:`assemble`)."""
+    return [assemble(plan, r.id, overwrite=overwrite, force=force) for r in plan.renders]

@@ -1,0 +1,234 @@
+"""Render one chunk of a plan, idempotently: verified chunks are skipped, nothing half-written counts.
+
+A chunk is the file ``<plan>/<render>/chunk-NNNN.<ext>`` plus its marker
+``chunk-NNNN.done.json`` (frames, size, sha256 and the render's key), written
+only after the file was renamed into place and its frames counted. A chunk is
+done when the marker matches the file and the plan; anything else (no marker,
+a hidden ``.chunk-NNNN.partial-*`` file left by a killed worker, a marker of
+older settings) means it is rendered again. A failure leaves
+``chunk-NNNN.failed.json`` with the error, for ``vidstyle farm status``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, RenderError, VidstyleError
+from ..outputs import atomic_path
+from .plan import ChunkPlan, Plan, RenderPlan, file_sha256
+
+__all__ = ["ChunkResult", "render_chunk", "chunk_state", "read_marker", "marker_path", "get_stylizer"]
+
+# Test hook: "K:raise" or "K:exit" (comma-separated) makes the first attempt of
+# chunk K fail after its first frames are written: "raise" with an error, "exit"
+# by killing the process (a crashed worker). Fires once per chunk per plan folder.
+FAULT_ENV = "VIDSTYLE_FARM_FAULT"
+
+_STYLIZERS: dict[tuple, Any] = {}
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What :func:`render_chunk` did with one chunk."""
+
+    index: int
+    render: str
+    status: str  # "rendered" or "skipped" (already done and verified)
+    frames: int
+    seconds: float
+
+
+def marker_path(plan: Plan, chunk: ChunkPlan, kind: str = "done") -> Path:
+    path = plan.path(chunk)
+    return path.with_name(f"{path.stem}.{kind}.json")
+
+
+def read_marker(plan: Plan, chunk: ChunkPlan, kind: str = "done") -> dict[str, Any] | None:
+    try:
+        data = json.loads(marker_path(plan, chunk, kind).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _partials(plan: Plan, chunk: ChunkPlan) -> list[Path]:
+    path = plan.path(chunk)
+    if not path.parent.is_dir():
+        return []
+    return sorted(path.parent.glob(f".{path.stem}.partial-*"))
+
+
+def chunk_state(plan: Plan, chunk: ChunkPlan, *, verify: bool = False) -> str:
+    """``"done"``, ``"failed"`` or ``"pending"``.
+
+    ``done`` needs a marker for this render's key and frame range and a file of
+    the marked size; ``verify`` also checks the file's sha256.
+    """
+    render = next(r for r in plan.renders if r.id == chunk.render)
+    marker = read_marker(plan, chunk)
+    path = plan.path(chunk)
+    if marker is not None and _marker_fits(marker, render, chunk):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = None
+        if size == marker.get("bytes") and (not verify or file_sha256(path) == marker.get("sha256")):
+            return "done"
+    if read_marker(plan, chunk, "failed") is not None:
+        return "failed"
+    return "pending"
+
+
+def _marker_fits(marker: dict[str, Any], render: RenderPlan, chunk: ChunkPlan) -> bool:
+    return (
+        marker.get("key") == render.key
+        and marker.get("start") == chunk.start
+        and marker.get("stop") == chunk.stop
+        and marker.get("frames") == chunk.frames
+    )
+
+
+def get_stylizer(device: str, size: int):
+    """One :class:`~vidstyle.stylize.Stylizer` per process, device, size and weights folder.
+
+    A local run or a Ray worker loads the networks once and renders many
+    chunks; each style image is encoded once per process too (the statistics
+    are the values a single run computes on this device, so chunks stay
+    identical to it).
+    """
+    from ..model import weights_dir
+    from ..stylize import Stylizer
+
+    class _CachingStylizer(Stylizer):
+        def load_style(self, path, color_reference=None):
+            if color_reference is not None:  # colour matched to a frame: not reusable
+                return super().load_style(path, color_reference)
+            p = Path(path)
+            try:
+                st = p.stat()
+            except OSError:
+                return super().load_style(path)
+            k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+            if k not in self._styles:
+                self._styles[k] = super().load_style(path)
+            return self._styles[k]
+
+    key = (device, size, str(weights_dir()))
+    if key not in _STYLIZERS:
+        stylizer = _CachingStylizer(device=device, size=size)
+        stylizer._styles = {}
+        _STYLIZERS[key] = stylizer
+    return _STYLIZERS[key]
+
+
+def _check_inputs(render: RenderPlan) -> None:
+    from ..shots import InputIdentity
+
+    spec = render.spec
+    if asdict(InputIdentity.of(spec.input)) != render.input_identity:
+        raise InputError(
+            f"{spec.input} changed since the plan was made; run `vidstyle farm plan` again (finished chunks of "
+            "unchanged renders are kept)"
+        )
+    for path, digest in render.files.items():
+        if file_sha256(path) != digest:
+            raise InputError(f"{path} changed since the plan was made; run `vidstyle farm plan` again")
+
+
+def _fault(plan: Plan, chunk: ChunkPlan) -> str | None:
+    spec = os.environ.get(FAULT_ENV, "")
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        k, _, mode = item.partition(":")
+        if k.isdigit() and int(k) == chunk.index and mode in ("raise", "exit"):
+            flag = plan.folder / f".fault-{chunk.index}"
+            try:
+                os.close(os.open(flag, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                return None  # fired already: this is the retry
+            return mode
+    return None
+
+
+def render_chunk(
+    plan: Plan,
+    index: int,
+    *,
+    stylizer: Any = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    force: bool = False,
+) -> ChunkResult:
+    """Render chunk ``index`` of ``plan`` into the plan folder, unless it is already done.
+
+    The chunk file is written atomically (temporary file, renamed when every
+    frame is counted); then its frames are counted again from the file and the
+    marker is written. Each chunk starts with a keyframe and has no audio: the
+    assembled file gets the input's audio once.
+
+    Args:
+        stylizer: a loaded :class:`~vidstyle.stylize.Stylizer` (default: one per
+            process, see :func:`get_stylizer`).
+        force: render even when a verified chunk is there.
+
+    Raises:
+        InputError: the input or a style file changed since planning.
+        RenderError, SettingsError, OutputError, WeightsError: as a render would.
+    """
+    from ..render import stylize_video
+    from ..video import scan_chunk
+
+    chunk = plan.chunk(index)
+    render = next(r for r in plan.renders if r.id == chunk.render)
+    spec = render.spec
+    path = plan.path(chunk)
+    if not force and chunk_state(plan, chunk, verify=True) == "done":
+        return ChunkResult(chunk.index, render.id, "skipped", chunk.frames, 0.0)
+    t0 = time.perf_counter()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in _partials(plan, chunk):  # a killed attempt's temporary file
+        leftover.unlink(missing_ok=True)
+    marker_path(plan, chunk).unlink(missing_ok=True)
+    try:
+        _check_inputs(render)
+        fault = _fault(plan, chunk)
+
+        def progress(done: int, total: int | None) -> None:
+            if fault is not None:
+                if fault == "exit":
+                    os._exit(17)  # a worker dying mid-write: the partial file stays behind
+                raise RenderError(f"injected fault in {chunk.label} ({FAULT_ENV})")
+            if on_progress is not None:
+                on_progress(done, total)
+
+        stylizer = stylizer or get_stylizer(spec.device, spec.size)
+        stylize_video(
+            spec.input, path, frames=(chunk.start, chunk.stop), overwrite=True, audio=False,
+            shots=render.shot_list(), stylizer=stylizer, on_progress=progress, **spec.render_kwargs(),
+        )
+        scan = scan_chunk(path)
+        if scan.packets != chunk.frames or not scan.first_is_keyframe:
+            raise RenderError(
+                f"{chunk.label}: the written file has {scan.packets} frames"
+                f"{'' if scan.first_is_keyframe else ' and does not start with a keyframe'}; expected {chunk.frames}"
+            )
+        marker = {
+            "render": render.id, "chunk": chunk.index, "start": chunk.start, "stop": chunk.stop,
+            "frames": chunk.frames, "key": render.key, "bytes": path.stat().st_size, "sha256": file_sha256(path),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        with atomic_path(marker_path(plan, chunk), overwrite=True) as tmp:
+            tmp.write_text(json.dumps(marker, indent=2), encoding="utf-8")
+    except BaseException as exc:
+        message = str(exc) if isinstance(exc, VidstyleError) else f"{exc.__class__.__name__}: {exc}"
+        try:
+            with atomic_path(marker_path(plan, chunk, "failed"), overwrite=True) as tmp:
+                tmp.write_text(json.dumps({"chunk": chunk.index, "error": message, "time": time.time()}), encoding="utf-8")
+        except VidstyleError:
+            pass
+        raise
+    marker_path(plan, chunk, "failed").unlink(missing_ok=True)
+    return ChunkResult(chunk.index, render.id, "rendered", chunk.frames, time.perf_counter() - t0)
