@@ -50,9 +50,12 @@ def main() -> None:
     st = Stylizer(device=args.device, size=args.size)
     sync = torch.cuda.synchronize if st.device.type == "cuda" else (lambda: None)
     img = read_image(ROOT / "tests" / "data" / "chelsea.jpg").rgb
-    h, w = working_size(*img.shape[-2:], args.size)
-    # Upscale the small test photo to the working size: real content, exact size.
-    x = resize(img, (args.size, args.size * w // h // 8 * 8)).to(st.device)
+    # Scale the test photo so that its longest side is exactly --size (the
+    # working size stylize() uses): real content, the network's real cost.
+    h0, w0 = img.shape[-2:]
+    scale = args.size / max(h0, w0)
+    h, w = working_size(round(h0 * scale), round(w0 * scale), args.size)
+    x = resize(img, (h, w)).to(st.device)
     look = st.look([ROOT / "tests" / "data" / "coffee.jpg"])
     mean, std = look.styles[0].as_tensors(st.device)
     feats = st.encoder.encode(x)
