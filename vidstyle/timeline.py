@@ -569,13 +569,21 @@ def load_timeline(path: str | Path) -> Timeline:
         SettingsError: a key, value or combination is wrong (the message names the keyframe).
     """
     path = Path(path)
+    return parse_timeline(read_toml(path, "timeline"), path.parent, str(path))
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The table of a TOML file (timelines, and farm job files, which share the format).
+
+    Raises:
+        InputError: ``"<what> not found"`` or ``"<path> is not a valid TOML <what>"``.
+    """
     if not path.is_file():
-        raise InputError(f"timeline not found: {path}")
+        raise InputError(f"{what} not found: {path}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not a valid TOML timeline: {exc}") from None
-    return parse_timeline(data, path.parent, str(path))
+        raise InputError(f"{path} is not a valid TOML {what}: {exc}") from None
 
 
 def split_style_spec(spec: str) -> tuple[str, tuple | None]:

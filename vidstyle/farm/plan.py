@@ -38,7 +38,6 @@ import json
 import math
 import os
 import re
-import sys
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -46,11 +45,7 @@ from typing import Any
 
 from ..errors import InputError, OutputError, SettingsError
 from ..outputs import atomic_path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from ..timeline import read_toml
 
 __all__ = [
     "FORMAT",
@@ -276,12 +271,7 @@ def load_job(path: str | os.PathLike[str]) -> tuple[list[RenderSpec], int | None
         SettingsError: a key, a value or a combination is wrong (the message names the render).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"job file not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not a valid TOML job file: {exc}") from None
+    data = read_toml(path, "job file")
     unknown = set(data) - _JOB_KEYS
     if unknown:
         raise SettingsError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; a job has chunk_frames, [defaults] and [[render]]")
