@@ -8,6 +8,10 @@
     python benchmarks/bench_video.py --device cuda --resolution 1080p
     python benchmarks/bench_video.py --device cuda --resolution 4k --frames 0:30
 
+``--size`` is the longest side the network works at (never above the clip's
+own): give ``--size 1920`` at 1080p and ``--size 3840`` at 4k for the model to
+work at the full frame. ``benchmarks/gpu_speed.sh`` runs the GPU set.
+
 In one process, on one clip (default ``examples/media/vtest_audio.mp4``,
 which has audio) and one loaded :class:`~vidstyle.stylize.Stylizer`:
 
@@ -18,7 +22,8 @@ which has audio) and one loaded :class:`~vidstyle.stylize.Stylizer`:
    decoded beforehand and held in memory, in the same batches;
 3. whole run: :func:`vidstyle.stylize_video` to a temporary file with the
    default encoder settings of ``vidstyle run``, audio included. Its time is
-   the whole call (probe, writer open and close, audio muxing included). The
+   the whole call (probe, writer open and close, audio muxing included);
+   ``--codec`` picks its encoder (default libx264, as ``vidstyle run``). The
    model is loaded and the style encoded once, outside every timing: the style
    goes to the whole run as a saved ``.style`` file, as ``vidstyle style`` makes.
 
@@ -60,6 +65,25 @@ from vidstyle.video import FrameReader, parse_frame_range, probe  # noqa: E402
 DEFAULT_CLIP = ROOT / "examples" / "media" / "vtest_audio.mp4"
 DEFAULT_STYLE = ROOT / "examples" / "styles" / "starry_night.jpg"
 RESOLUTIONS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
+
+
+def allow_nvenc(name: str) -> None:
+    """For this benchmark only: let the writer use an NVENC encoder, which vidstyle does not list.
+
+    Same container and pixel format as libx264; ``crf`` becomes NVENC's
+    constant-quality ``cq`` (VBR, no bitrate cap), preset p4.
+    """
+    from vidstyle import video
+
+    video._CODECS.setdefault(name, video._CodecSpec(name, ".mp4", "yuv420p", 51, None))
+    plain = video.FrameWriter._encoder_options
+
+    def options(self) -> dict[str, str]:
+        if self.spec.encoder.endswith("_nvenc"):
+            return {"preset": "p4", "rc": "vbr", "cq": str(self.crf), "b": "0"}
+        return plain(self)
+
+    video.FrameWriter._encoder_options = options
 
 
 def upscale_clip(src: Path, dest: Path, width: int, height: int, stop: int | None = None) -> int:
@@ -141,7 +165,10 @@ def main() -> None:
     ap.add_argument("--frames", default=None, help="A:B, half-open frame indices (default: the whole clip)")
     ap.add_argument("--resolution", choices=["native", *RESOLUTIONS], default="native")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    ap.add_argument("--codec", default="libx264", help="the whole run's encoder (h264_nvenc/hevc_nvenc allowed here)")
     args = ap.parse_args()
+    if args.codec.endswith("_nvenc"):
+        allow_nvenc(args.codec)
     if args.threads:
         torch.set_num_threads(args.threads)
     frames = parse_frame_range(args.frames) if args.frames else None
@@ -190,7 +217,7 @@ def main() -> None:
         def whole() -> int:
             result = stylize_video(
                 clip, out, styles=[style], size=args.size, batch=batch, frames=frames,
-                overwrite=True, stylizer=stylizer,
+                overwrite=True, stylizer=stylizer, codec=args.codec,
             )
             pipeline.append(result)
             return result.frames
@@ -212,7 +239,7 @@ def main() -> None:
     print(
         f"device {dev}{gpu}, threads {torch.get_num_threads()}, clip {args.clip.name} "
         f"({info.width}x{info.height}, {n} frames{', ' + args.frames if args.frames else ''}), "
-        f"size {args.size}, batch {batch}, repeats {args.repeats}, audio streams out {audio_streams}"
+        f"size {args.size}, batch {batch}, repeats {args.repeats}, codec {args.codec}, audio streams out {audio_streams}"
     )
     for name, (times, _) in results.items():
         print(
@@ -228,6 +255,7 @@ def main() -> None:
         "device": str(dev), "gpu": gpu.strip(" ()") or None, "threads": torch.get_num_threads(),
         "clip": args.clip.name, "resolution": args.resolution, "width": info.width, "height": info.height,
         "frames": n, "frame_range": args.frames, "size": args.size, "batch": batch, "repeats": args.repeats,
+        "codec": args.codec,
         "fps": {k: round(v, 3) for k, v in fps.items()},
         "seconds": {k: [round(t, 4) for t in times] for k, (times, _) in results.items()},
         "overhead_ratio": round(ratio, 4),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import json
 import shutil
 import sys
@@ -90,3 +91,104 @@ def test_evaluate_runs_on_two_tiny_pairs(tiny_set, tmp_path, capsys):
     assert result["pairs"] == 2
     assert result["content_loss"] > 0 and result["style_loss"] > 0
     assert sheet.stat().st_size > 0
+
+
+# A fresh interpreter as on the lent GPU machine: no PyAV, no kornia, vidstyle
+# not installed (its weights are not a package there).
+_BARE_MACHINE = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('av', 'kornia') or name == 'vidstyle.weights':
+            raise ModuleNotFoundError(f'No module named {name!r} (blocked: not on the GPU machine)')
+        return None
+sys.meta_path.insert(0, Block())
+sys.argv = sys.argv[1:]
+import runpy
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+def test_gpu_job_runs_where_av_and_kornia_cannot_be_imported(tiny_set, tmp_path):
+    import subprocess
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-c", _BARE_MACHINE, str(ROOT / "training" / "gpu_job.py"),
+           "--minutes", "0.02", "--out", str(out), "--data", str(tiny_set), "--device", "cpu",
+           "--eval-size", "32", "--eval-size", "48", "--bench-resolutions", "64x48", "--bench-batches", "1",
+           "--bench-seconds", "30", "--train-arg=--crop=32", "--train-arg=--batch=2", "--train-arg=--threads=1",
+           "--train-arg=--export-minutes=0.001"]
+    env = {k: v for k, v in os.environ.items() if k != "VIDSTYLE_WEIGHTS"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "exported" in proc.stdout
+    assert sorted(p.name for p in out.iterdir()) == [
+        "bench.json", "contact_sheet.png", "decoder.safetensors", "eval.json", "job.json", "loss_log.csv"]
+    job = json.loads((out / "job.json").read_text())
+    assert job["status"] == "done" and job["machine"]["card"] == "cpu"
+    assert int(job["training"]["samples"]) > 0
+    results = json.loads((out / "eval.json").read_text())["results"]
+    assert {(r["decoder"], r["size"]) for r in results} == {(d, s) for d in ("shipped", "new") for s in (32, 48)}
+    rows = json.loads((out / "bench.json").read_text())["rows"]
+    assert rows and all(r["status"] == "ok" and r["fps"] > 0 for r in rows)
+    load_decoder(path=out / "decoder.safetensors")
+    # Nothing else is written, and every file fits what comes back from the GPU machine.
+    assert all(p.stat().st_size < 16 * 2**20 for p in out.iterdir())
+
+
+def test_bare_import_of_vidstyle_pulls_in_neither_av_nor_kornia():
+    import subprocess
+
+    code = "import sys, vidstyle, vidstyle.model; print(sorted(m for m in ('av', 'kornia') if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_lr_warmup_then_inverse_time_decay():
+    assert train.lr_factor(0, 4, 0.0) == pytest.approx(0.25)
+    assert train.lr_factor(3, 4, 0.0) == pytest.approx(1.0)
+    assert train.lr_factor(99, 0, 0.01) == pytest.approx(1 / (1 + 0.99))
+    assert train.scaled_lr(32) == pytest.approx(2e-4)
+
+
+def test_a_non_finite_loss_stops_without_replacing_the_last_export(tiny_set, tmp_path, monkeypatch):
+    out = tmp_path / "decoder.safetensors"
+    train.write_decoder(Decoder(), out, {"marker": "last-good"}, update_sums=False)
+    real = objective.adain_losses
+
+    def poisoned(*a, **k):
+        losses = real(*a, **k)
+        losses.style = losses.style * float("nan")
+        return losses
+
+    monkeypatch.setattr(train, "adain_losses", poisoned)
+    rc = train.main(["--data", str(tiny_set), "--minutes", "0.05", "--crop", "32", "--batch", "2", "--threads", "1",
+                     "--run-dir", str(tmp_path / "run"), "--out", str(out), "--no-sums", "--checkpoint-minutes", "0"])
+    assert rc == train.EXIT_NONFINITE
+    from safetensors import safe_open
+
+    with safe_open(str(out), "pt") as f:
+        assert f.metadata()["marker"] == "last-good"
+
+
+def test_sigterm_stops_the_loop_and_exports(tiny_set, tmp_path):
+    import signal
+    import subprocess
+
+    out = tmp_path / "decoder.safetensors"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "training" / "train.py"), "--data", str(tiny_set),
+                             "--minutes", "5", "--crop", "32", "--batch", "2", "--threads", "1", "--run-dir",
+                             str(tmp_path / "run"), "--out", str(out), "--no-sums", "--checkpoint-minutes", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("training:"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, rest
+    assert "SIGTERM: stopping" in rest and out.exists()
+    load_decoder(path=out)

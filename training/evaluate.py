@@ -1,12 +1,25 @@
-"""Evaluate a decoder on the fixed validation pairs: mean content and style loss, and a contact sheet.
+"""Evaluate decoders on the fixed validation pairs: losses, structure, style reached, a contact sheet.
 
-    python training/evaluate.py                           # the shipped weights/decoder.safetensors
-    python training/evaluate.py --decoder runs/x/decoder.safetensors
-    python training/evaluate.py --untrained               # a randomly initialised decoder, for scale
+    python training/evaluate.py                                   # the shipped weights/decoder.safetensors
+    python training/evaluate.py --decoder runs/x/decoder.safetensors --shipped --size 256 --size 512 --sheet s.png
+    python training/evaluate.py --untrained                       # a randomly initialised decoder, for scale
 
 Each pair is resized to --size on its shorter side and centre-cropped square,
-then stylized at alpha 1; losses are the training objective's (objective.py).
-The sheet shows content | style | result for the first 8 pairs.
+then stylized at alpha 1. One JSON line per decoder and size, with the means over the pairs of:
+
+- ``content_loss``, ``style_loss``: the training objective's (objective.py). The
+  content loss compares against the AdaIN target, not against what a viewer sees.
+- ``structure``: mean squared difference of the per-channel instance-normalised
+  relu4_1 features of the result and of the content image (0: the same
+  structure). Instance normalisation removes exactly what AdaIN is meant to
+  change (channel means and spreads), so what is left is layout: edges,
+  objects, people.
+- ``style_fraction``: style loss of the result / style loss of the unstylized
+  content image against the same style: 1 = no move towards the style, 0 = the
+  style's statistics reached.
+
+The sheet shows content | style | one result per decoder for the first 8 pairs,
+at the last --size.
 """
 from __future__ import annotations
 
@@ -16,13 +29,17 @@ import sys
 from pathlib import Path
 
 import torch
+from torch.nn import functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from objective import adain_losses  # noqa: E402
+from objective import adain_losses, style_loss  # noqa: E402
 from vidstyle.imageio import Image, read_image, resize, resize_short, write_image  # noqa: E402
-from vidstyle.model import Decoder, load_decoder, load_encoder  # noqa: E402
+from vidstyle.model import TAPS, Decoder, Encoder, load_decoder, load_encoder  # noqa: E402
+from vidstyle.stats import channel_stats  # noqa: E402
+
+SHEET_ROWS = 8
 
 
 def square(path: Path, size: int) -> torch.Tensor:
@@ -34,45 +51,86 @@ def square(path: Path, size: int) -> torch.Tensor:
 
 def contact_sheet(rows: list[tuple[torch.Tensor, ...]], tile: int) -> torch.Tensor:
     """Tile rows of images into one ``(1, 3, rows*tile, cols*tile)`` picture."""
-    lines = [torch.cat([resize(t.clamp(0, 1), (tile, tile)) for t in row], dim=-1) for row in rows]
+    lines = [torch.cat([resize(t.clamp(0, 1).float().cpu(), (tile, tile)) for t in row], dim=-1) for row in rows]
     return torch.cat(lines, dim=-2)
 
 
+def instance_normalised(feat: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` features with each channel shifted and scaled to mean 0, std 1."""
+    mean, std = channel_stats(feat)
+    return (feat.float() - mean) / std
+
+
+def structure_score(encoder: Encoder, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of instance-normalised relu4_1 of ``output`` and ``content``, both ``(B, 3, H, W)``."""
+    return F.mse_loss(instance_normalised(encoder.encode(output.clamp(0, 1))), instance_normalised(encoder.encode(content)))
+
+
 @torch.no_grad()
-def evaluate(data: Path, decoder: Decoder, size: int = 256, sheet: Path | None = None, tile: int = 150) -> dict[str, float]:
+def pair_metrics(encoder: Encoder, decoder: Decoder, c: torch.Tensor, s: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
+    """The four numbers of the module docstring for one pair, and the result ``(1, 3, H, W)``."""
+    losses = adain_losses(encoder, decoder, c, s)
+    s_stats = [channel_stats(f) for f in encoder(s, TAPS)]
+    before = float(style_loss(encoder(c, TAPS), s_stats))
+    metrics = {
+        "content_loss": float(losses.content),
+        "style_loss": float(losses.style),
+        "structure": float(structure_score(encoder, losses.output, c)),
+        "style_fraction": float(losses.style) / max(before, 1e-12),
+    }
+    return metrics, losses.output
+
+
+@torch.no_grad()
+def evaluate(data: Path, decoders: dict[str, Decoder], sizes: tuple[int, ...] = (256,), sheet: Path | None = None,
+             tile: int = 192, device: str | torch.device = "cpu") -> list[dict]:
+    """One result dict per decoder and size (means over the pairs of ``data/val_pairs.json``)."""
     pairs = json.loads((data / "val_pairs.json").read_text())
-    encoder = load_encoder()
-    decoder = decoder.eval()
-    total_c = total_s = 0.0
-    rows = []
-    for pair in pairs:
-        c, s = square(data / pair["content"], size), square(data / pair["style"], size)
-        losses = adain_losses(encoder, decoder, c, s)
-        total_c += float(losses.content)
-        total_s += float(losses.style)
-        if len(rows) < 8:
-            rows.append((c, s, losses.output))
-    if sheet is not None:
-        write_image(sheet, Image(contact_sheet(rows, tile)), overwrite=True)
-    n = len(pairs)
-    return {"pairs": n, "content_loss": total_c / n, "style_loss": total_s / n}
+    encoder = load_encoder().to(device)
+    decoders = {name: d.to(device).eval() for name, d in decoders.items()}
+    results = []
+    for size in sizes:
+        sums = {name: {} for name in decoders}
+        rows = []
+        for pair in pairs:
+            c = square(data / pair["content"], size).to(device)
+            s = square(data / pair["style"], size).to(device)
+            row = [c, s]
+            for name, decoder in decoders.items():
+                metrics, out = pair_metrics(encoder, decoder, c, s)
+                for k, v in metrics.items():
+                    sums[name][k] = sums[name].get(k, 0.0) + v
+                row.append(out)
+            if len(rows) < SHEET_ROWS:
+                rows.append(tuple(row))
+        n = len(pairs)
+        for name in decoders:
+            results.append({"decoder": name, "size": size, "pairs": n, **{k: round(v / n, 5) for k, v in sums[name].items()}})
+        if sheet is not None and size == sizes[-1]:
+            write_image(sheet, Image(contact_sheet(rows, tile)), overwrite=True)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="validation losses and contact sheet of a decoder")
+    ap = argparse.ArgumentParser(description="validation losses, structure and contact sheet of decoders")
     ap.add_argument("--data", type=Path, default=ROOT / "training" / "data")
-    ap.add_argument("--decoder", type=Path, default=None, help="decoder file (default: the shipped one)")
-    ap.add_argument("--untrained", action="store_true", help="evaluate a random decoder (seed 0) instead")
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--decoder", type=Path, action="append", default=[], help="decoder file (repeatable; default: the shipped one)")
+    ap.add_argument("--shipped", action="store_true", help="also evaluate the shipped decoder (first)")
+    ap.add_argument("--untrained", action="store_true", help="also evaluate a random decoder (seed 0), for scale")
+    ap.add_argument("--size", type=int, action="append", default=[], help="working size (repeatable; default 256)")
     ap.add_argument("--sheet", type=Path, default=None, help="write the contact sheet PNG here")
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
+    decoders: dict[str, Decoder] = {}
+    if args.shipped or not (args.decoder or args.untrained):
+        decoders["shipped"] = load_decoder()
+    for path in args.decoder:
+        decoders[str(path)] = load_decoder(path=path)
     if args.untrained:
         torch.manual_seed(0)
-        decoder = Decoder()
-    else:
-        decoder = load_decoder(path=args.decoder) if args.decoder else load_decoder()
-    result = evaluate(args.data, decoder, args.size, args.sheet)
-    print(json.dumps(result))
+        decoders["untrained"] = Decoder()
+    for result in evaluate(args.data, decoders, tuple(args.size or [256]), args.sheet, device=args.device):
+        print(json.dumps(result))
     return 0
 
 

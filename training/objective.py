@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,15 @@ class Losses:
         return self.content + style_weight * self.style
 
 
+def style_loss(feats: Sequence[torch.Tensor], targets: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """L_s of features at the TAPS against the style's ``(mean, std)`` at the same taps."""
+    loss = torch.zeros((), device=feats[0].device)
+    for g, (s_mean, s_std) in zip(feats, targets):
+        g_mean, g_std = channel_stats(g)
+        loss = loss + F.mse_loss(g_mean, s_mean) + F.mse_loss(g_std, s_std)
+    return loss
+
+
 def adain_losses(encoder: Encoder, decoder: Decoder, content: torch.Tensor, style: torch.Tensor) -> Losses:
     """Content and style losses of decoding AdaIN(content, style).
 
@@ -42,8 +52,4 @@ def adain_losses(encoder: Encoder, decoder: Decoder, content: torch.Tensor, styl
     out = decoder(target.to(c_feat.dtype))
     g_feats = encoder(out, TAPS)
     loss_c = F.mse_loss(g_feats[-1].float(), target)
-    loss_s = torch.zeros((), device=content.device)
-    for g, (s_mean, s_std) in zip(g_feats, s_stats):
-        g_mean, g_std = channel_stats(g)
-        loss_s = loss_s + F.mse_loss(g_mean, s_mean) + F.mse_loss(g_std, s_std)
-    return Losses(loss_c, loss_s, out)
+    return Losses(loss_c, style_loss(g_feats, s_stats), out)

@@ -1,15 +1,22 @@
 """Train the AdaIN decoder.
 
-    python training/train.py --data training/data --minutes 40                 # CPU
-    python training/train.py --data training/data --minutes 8 --crop 256       # CUDA: bf16, channels_last, data on the GPU
+    python training/train.py --data training/data --minutes 40 --crop 128 --batch 8     # CPU
+    python training/gpu_job.py --minutes 7 --out OUTDIR                                  # CUDA: see README.md
 
 The prepared set (training/build_dataset.py) is decoded once into memory — GPU
 memory on CUDA — and random crops and flips are cut there, so the loop never
-waits on image files. Adam, lr 1e-4 with inverse-time decay 5e-5 per iteration
-(as the official code), style weight 10. Seeded; a checkpoint in --run-dir is
-written every few minutes and at the end (--resume continues it); when the
---minutes budget is spent it stops cleanly and writes the fp16 decoder plus a
-CSV loss log.
+waits on image files. Adam with a linear learning-rate warm-up and the official
+code's inverse-time decay; style weight 10. Seeded.
+
+Time: ``--minutes`` is training-loop time. It starts at the first real step,
+after ``--warmup-steps`` forward/backward passes that change nothing (they let
+cuDNN pick its kernels), so image decoding and autotuning never eat the budget.
+
+Results: the fp16 decoder is exported to ``--out`` every ``--export-minutes`` and
+when the loop ends — budget spent, SIGTERM or Ctrl-C — so a run cut short still
+leaves a decoder. A non-finite loss stops the run at once without exporting: the
+last good export stays. A checkpoint in ``--run-dir`` is written every
+``--checkpoint-minutes`` (0: never) and ``--resume`` continues it.
 """
 from __future__ import annotations
 
@@ -18,8 +25,10 @@ import csv
 import hashlib
 import json
 import math
+import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -30,7 +39,22 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from objective import STYLE_WEIGHT, adain_losses  # noqa: E402
 from vidstyle.imageio import read_image, resize_short  # noqa: E402
-from vidstyle.model import DECODER_FILE, SUMS_FILE, Decoder, encoder_id, load_encoder, weights_dir  # noqa: E402
+from vidstyle.model import DECODER_FILE, SUMS_FILE, Decoder, encoder_id, load_decoder, load_encoder, weights_dir  # noqa: E402
+
+# The recipe (training/README.md says why): batch 8 on CPU, 32 on CUDA, with
+# the learning rate scaled by sqrt(batch / 8) from the paper's 1e-4.
+BASE_LR, BASE_BATCH = 1e-4, 8
+CUDA_BATCH = 32
+EXIT_NONFINITE = 3
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+def _load_one(path: Path, short: int) -> torch.Tensor:
+    img = resize_short(read_image(path).rgb, short)
+    return (img[0] * 255).round().to(torch.uint8)
 
 
 def load_folder(folder: Path, short: int, device: torch.device, limit: int | None = None) -> list[torch.Tensor]:
@@ -38,11 +62,10 @@ def load_folder(folder: Path, short: int, device: torch.device, limit: int | Non
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
     if not files:
         raise SystemExit(f"no images in {folder}: build the set with training/build_dataset.py")
-    out = []
-    for p in files:
-        img = resize_short(read_image(p).rgb, short)
-        out.append((img[0] * 255).round().to(torch.uint8).to(device))
-    return out
+    # JPEG decoding releases the GIL: threads make the load a few seconds on a many-core machine.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        images = list(pool.map(lambda p: _load_one(p, short), files))
+    return [img.to(device) for img in images]
 
 
 def random_crops(images: list[torch.Tensor], n: int, crop: int, gen: torch.Generator) -> torch.Tensor:
@@ -60,38 +83,46 @@ def random_crops(images: list[torch.Tensor], n: int, crop: int, gen: torch.Gener
     return torch.stack(crops).float().div_(255.0)
 
 
-def write_decoder(decoder: Decoder, out: Path, meta: dict[str, str]) -> str:
-    """Save the decoder as fp16 safetensors and record its sha256 in the folder's SHA256SUMS."""
+def write_decoder(decoder: Decoder, out: Path, meta: dict[str, str], *, update_sums: bool = True) -> str:
+    """Save the decoder as fp16 safetensors (atomically); with ``update_sums`` record its sha256 in the folder's SHA256SUMS."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in decoder.state_dict().items()}
     tmp = out.with_suffix(".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     tmp.replace(out)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    sums = out.parent / SUMS_FILE
-    lines = [ln for ln in (sums.read_text().splitlines() if sums.exists() else []) if not ln.endswith(f"  {out.name}")]
-    sums.write_text("\n".join(sorted(lines + [f"{digest}  {out.name}"], key=lambda s: s.split()[-1])) + "\n")
+    if update_sums:
+        sums = out.parent / SUMS_FILE
+        lines = [ln for ln in (sums.read_text().splitlines() if sums.exists() else []) if not ln.endswith(f"  {out.name}")]
+        sums.write_text("\n".join(sorted(lines + [f"{digest}  {out.name}"], key=lambda s: s.split()[-1])) + "\n")
     return digest
 
 
-def pick_batch(device: torch.device, requested: int) -> int:
-    if requested > 0:
-        return requested
-    if device.type != "cuda":
-        return 8
-    # Fill the card: about 0.45 GB per 256-px sample through encoder, decoder and loss encoder in bf16.
-    free, _ = torch.cuda.mem_get_info()
-    return int(max(8, min(256, free / 0.45e9 * 0.7)) // 8 * 8)
+def default_batch(device: torch.device) -> int:
+    return CUDA_BATCH if device.type == "cuda" else BASE_BATCH
 
 
-def main(argv: list[str] | None = None) -> int:
+def scaled_lr(batch: int) -> float:
+    """The paper's 1e-4 at batch 8, scaled by sqrt(batch / 8) (Adam's noise scale)."""
+    return BASE_LR * math.sqrt(batch / BASE_BATCH)
+
+
+def lr_factor(it: int, warmup: int, decay: float) -> float:
+    """Linear warm-up over ``warmup`` iterations, then the official code's inverse-time decay."""
+    ramp = min(1.0, (it + 1) / warmup) if warmup > 0 else 1.0
+    return ramp / (1.0 + decay * it)
+
+
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="train the AdaIN decoder")
     ap.add_argument("--data", type=Path, default=ROOT / "training" / "data")
-    ap.add_argument("--minutes", type=float, required=True, help="time budget; stops cleanly when spent")
+    ap.add_argument("--minutes", type=float, required=True, help="training-loop time; stops cleanly when spent")
+    ap.add_argument("--samples", type=int, default=0, help="also stop after this many samples in all (0: no limit; equal-sample experiments)")
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--load-size", type=int, default=0, help="shorter side images are resized to (default 2x crop, as 512/256 in the paper)")
-    ap.add_argument("--batch", type=int, default=0, help="0: 8 on CPU, fill the card on CUDA")
-    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--batch", type=int, default=0, help=f"0: {BASE_BATCH} on CPU, {CUDA_BATCH} on CUDA")
+    ap.add_argument("--lr", type=float, default=0.0, help=f"0: {BASE_LR:g} x sqrt(batch / {BASE_BATCH})")
+    ap.add_argument("--lr-warmup", type=int, default=-1, help="linear warm-up iterations (-1: 200 on CUDA, 0 on CPU)")
     ap.add_argument("--lr-decay", type=float, default=5e-5)
     ap.add_argument("--style-weight", type=float, default=STYLE_WEIGHT)
     ap.add_argument("--seed", type=int, default=0)
@@ -100,12 +131,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="continue from --run-dir/checkpoint.pt")
     ap.add_argument("--init", type=Path, default=None, help="start from this decoder file instead of random weights")
     ap.add_argument("--out", type=Path, default=None, help=f"decoder file (default weights/{DECODER_FILE})")
-    ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    ap.add_argument("--no-sums", action="store_true", help="do not record the export in SHA256SUMS beside --out")
+    ap.add_argument("--export-minutes", type=float, default=2.0, help="export the decoder this often (0: only at the end)")
+    ap.add_argument("--checkpoint-minutes", type=float, default=5.0, help="0: no checkpoints")
+    ap.add_argument("--warmup-steps", type=int, default=-1, help="untimed passes that change nothing (-1: 3 on CUDA, 0 on CPU)")
     ap.add_argument("--limit-images", type=int, default=None, help="use only the first N images of each set (tests)")
     ap.add_argument("--threads", type=int, default=0)
-    args = ap.parse_args(argv)
+    return ap
 
-    start = time.monotonic()
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        summary = train(args)
+    except NonFiniteLoss as exc:
+        print(f"stopped: {exc}; the last good export (if any) is kept", file=sys.stderr, flush=True)
+        return EXIT_NONFINITE
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+def train(args: argparse.Namespace) -> dict[str, str]:
+    """Run the loop described in the module docstring; returns the exported decoder's metadata."""
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -116,33 +163,39 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(args.seed)
     gen = torch.Generator(device="cpu").manual_seed(args.seed)
+    batch = args.batch or default_batch(device)
+    lr = args.lr or scaled_lr(batch)
+    lr_warmup = args.lr_warmup if args.lr_warmup >= 0 else (200 if cuda else 0)
+    warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else (3 if cuda else 0)
 
+    t0 = time.monotonic()
     load_size = args.load_size or 2 * args.crop
     content = load_folder(args.data / "content", load_size, device, args.limit_images)
     styles = load_folder(args.data / "style", load_size, device, args.limit_images)
     print(f"data: {len(content)} content, {len(styles)} style images at {load_size}px on {device} "
-          f"({(time.monotonic() - start):.1f}s)", flush=True)
+          f"({(time.monotonic() - t0):.1f}s)", flush=True)
 
     encoder = load_encoder().to(device)
-    decoder = Decoder().to(device)
+    decoder = Decoder()
     if args.init:
-        from vidstyle.model import load_decoder
-
         decoder.load_state_dict(load_decoder(path=args.init).state_dict())
+        decoder.requires_grad_(True)
+    decoder.to(device)
     if cuda:
         encoder.to(memory_format=torch.channels_last)
         decoder.to(memory_format=torch.channels_last)
     decoder.train()
-    opt = torch.optim.Adam(decoder.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 1.0 / (1.0 + args.lr_decay * it))
-    batch = pick_batch(device, args.batch)
+    opt = torch.optim.Adam(decoder.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: lr_factor(it, lr_warmup, args.lr_decay))
 
     args.run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = args.run_dir / "checkpoint.pt"
     log_path = args.run_dir / "loss_log.csv"
     it, samples, trained_s = 0, 0, 0.0
     if args.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        # Load on the CPU: the saved RNG states must stay CPU tensors; the optimizer
+        # state follows the parameters' device in load_state_dict.
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         decoder.load_state_dict(ck["decoder"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
@@ -153,28 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     elif log_path.exists():
         log_path.unlink()
 
-    def checkpoint(seconds: float) -> None:
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save({"decoder": decoder.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "iteration": it,
-                    "samples": samples, "trained_seconds": seconds, "args": vars(args) | {"data": str(args.data)}}, tmp)
-        tmp.replace(ckpt_path)
-
-    new_log = not log_path.exists()
-    log_file = open(log_path, "a", newline="")
-    log = csv.writer(log_file)
-    if new_log:
-        log.writerow(["iteration", "samples", "seconds", "loss_content", "loss_style", "loss_total", "lr", "samples_per_s"])
-
-    print(f"training: batch {batch}, crop {args.crop}, device {device}"
-          + (f" ({torch.cuda.get_device_name(device)})" if cuda else ""), flush=True)
-    budget = args.minutes * 60.0
-    loop_start = time.monotonic()
-    last_ckpt = last_print = loop_start
-    window_samples, window_start = 0, loop_start
-    while time.monotonic() - start < budget:
-        c = random_crops(content, batch, args.crop, gen)
-        s = random_crops(styles, batch, args.crop, gen)
+    def step(c: torch.Tensor, s: torch.Tensor):
         if cuda:
             c = c.contiguous(memory_format=torch.channels_last)
             s = s.contiguous(memory_format=torch.channels_last)
@@ -183,38 +215,112 @@ def main(argv: list[str] | None = None) -> int:
             loss = losses.total(args.style_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
-        sched.step()
-        it += 1
-        samples += batch
-        window_samples += batch
-        now = time.monotonic()
-        if it % 10 == 0 or now - last_print > 30:
-            rate = window_samples / max(now - window_start, 1e-9)
-            lc, ls = float(losses.content.detach()), float(losses.style.detach())
-            log.writerow([it, samples, f"{trained_s + now - loop_start:.1f}", f"{lc:.4f}", f"{ls:.4f}",
-                          f"{lc + args.style_weight * ls:.4f}", f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}"])
-            log_file.flush()
-            if now - last_print > 30:
-                print(f"it {it} samples {samples} content {lc:.3f} style {ls:.3f} {rate:.1f} samples/s", flush=True)
-                last_print = now
-            window_samples, window_start = 0, now
-        if now - last_ckpt > args.checkpoint_minutes * 60:
-            checkpoint(trained_s + now - loop_start)
-            last_ckpt = now
-    trained_s += time.monotonic() - loop_start
-    log_file.close()
-    checkpoint(trained_s)
-    decoder.eval()
-    meta = {
-        "encoder_id": encoder_id(), "iterations": str(it), "samples": str(samples), "crop": str(args.crop),
-        "batch": str(batch), "device": torch.cuda.get_device_name(device) if cuda else "cpu",
-        "train_seconds": f"{trained_s:.0f}", "style_weight": str(args.style_weight), "seed": str(args.seed),
-    }
+        return losses
+
+    # Warm-up passes: the same shapes as training, so cuDNN autotunes here, on
+    # crops from a separate generator, and no optimizer step: they change nothing.
+    warm_gen = torch.Generator(device="cpu").manual_seed(args.seed + 1)
+    for _ in range(warmup_steps):
+        step(random_crops(content, batch, args.crop, warm_gen), random_crops(styles, batch, args.crop, warm_gen))
+    opt.zero_grad(set_to_none=True)
+    if cuda:
+        torch.cuda.synchronize()
+    print(f"ready after {time.monotonic() - t0:.1f}s ({warmup_steps} warm-up passes)", flush=True)
+
+    def checkpoint(seconds: float) -> None:
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"decoder": decoder.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "iteration": it,
+                    "samples": samples, "trained_seconds": seconds, "args": {k: str(v) for k, v in vars(args).items()}}, tmp)
+        tmp.replace(ckpt_path)
+
     out = args.out or weights_dir() / DECODER_FILE
-    digest = write_decoder(decoder, out, meta)
-    print(json.dumps({"decoder": str(out), "sha256": digest, **meta}), flush=True)
-    return 0
+    exported: dict[str, str] = {}
+
+    def export(seconds: float) -> None:
+        # A finite loss can still come with a non-finite gradient (bf16 overflow):
+        # check the weights themselves before they replace the last good export.
+        if not all(bool(torch.isfinite(p).all()) for p in decoder.parameters()):
+            raise NonFiniteLoss(f"non-finite decoder weights at iteration {it}")
+        meta = {
+            "encoder_id": encoder_id(), "iterations": str(it), "samples": str(samples), "crop": str(args.crop),
+            "batch": str(batch), "lr": f"{lr:g}", "device": torch.cuda.get_device_name(device) if cuda else "cpu",
+            "train_seconds": f"{seconds:.0f}", "style_weight": str(args.style_weight), "seed": str(args.seed),
+        }
+        was_training = decoder.training
+        decoder.eval()
+        digest = write_decoder(decoder, out, meta, update_sums=not args.no_sums)
+        decoder.train(was_training)
+        exported.clear()
+        exported.update(meta, decoder=str(out), sha256=digest)
+        print(f"exported {out} at iteration {it} ({samples} samples)", flush=True)
+
+    new_log = not log_path.exists()
+    log_file = open(log_path, "a", newline="")
+    log = csv.writer(log_file)
+    if new_log:
+        log.writerow(["iteration", "samples", "seconds", "loss_content", "loss_style", "loss_total", "lr", "samples_per_s"])
+
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signal.Signals(signum).name
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    print(f"training: batch {batch}, lr {lr:g} (warm-up {lr_warmup}), crop {args.crop}, device {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if cuda else ""), flush=True)
+    budget = args.minutes * 60.0
+    loop_start = time.monotonic()
+    last_ckpt = last_print = last_export = loop_start
+    window_samples, window_start = 0, loop_start
+    losses = None
+    try:
+        while (time.monotonic() - loop_start < budget and stop["signal"] is None
+               and not (args.samples and samples >= args.samples)):
+            c = random_crops(content, batch, args.crop, gen)
+            s = random_crops(styles, batch, args.crop, gen)
+            losses = step(c, s)
+            opt.step()
+            sched.step()
+            it += 1
+            samples += batch
+            window_samples += batch
+            now = time.monotonic()
+            due_export = args.export_minutes > 0 and now - last_export > args.export_minutes * 60
+            if it % 10 == 0 or now - last_print > 30 or due_export:
+                # The one sync point: reading the losses. A non-finite loss means
+                # the weights just stepped are bad, so nothing is exported after it.
+                lc, ls = float(losses.content.detach()), float(losses.style.detach())
+                if not (math.isfinite(lc) and math.isfinite(ls)):
+                    raise NonFiniteLoss(f"non-finite loss at iteration {it} (content {lc}, style {ls})")
+                rate = window_samples / max(now - window_start, 1e-9)
+                log.writerow([it, samples, f"{trained_s + now - loop_start:.1f}", f"{lc:.4f}", f"{ls:.4f}",
+                              f"{lc + args.style_weight * ls:.4f}", f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}"])
+                log_file.flush()
+                if now - last_print > 30:
+                    print(f"it {it} samples {samples} content {lc:.3f} style {ls:.3f} {rate:.1f} samples/s", flush=True)
+                    last_print = now
+                window_samples, window_start = 0, now
+                if due_export:
+                    export(trained_s + now - loop_start)
+                    last_export = now
+            if args.checkpoint_minutes > 0 and now - last_ckpt > args.checkpoint_minutes * 60:
+                checkpoint(trained_s + now - loop_start)
+                last_ckpt = now
+        if stop["signal"]:
+            print(f"{stop['signal']}: stopping at iteration {it}", flush=True)
+        trained_s += time.monotonic() - loop_start
+        # The last window's losses are checked before the final export.
+        if losses is not None and not all(math.isfinite(float(v.detach())) for v in (losses.content, losses.style)):
+            raise NonFiniteLoss(f"non-finite loss at iteration {it}")
+        if args.checkpoint_minutes > 0:
+            checkpoint(trained_s)
+        export(trained_s)
+    finally:
+        log_file.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return exported
 
 
 if __name__ == "__main__":

@@ -4,15 +4,46 @@ The public API; the ``vidstyle`` command is a thin layer over these::
 
     from vidstyle import stylize_video, stylize_image
     stylize_video("clip.mp4", "clip_styled.mp4", styles=["starry_night.jpg"], alpha=0.8)
+
+Names are resolved lazily: ``import vidstyle`` (or ``vidstyle.model``) pulls in
+neither PyAV nor kornia, so the trainer and the GPU job run on a machine that
+has only torch, numpy, pillow and safetensors.
 """
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .errors import InputError, OutputError, RenderError, SettingsError, VidstyleError, WeightsError
-from .render import RenderResult, stylize_video
-from .stats import StyleStats
-from .still import ImageResult, stylize_image
-from .stylize import Look, Stylizer
-from .timeline import StyleSchedule, Timeline, load_timeline
+
+_LAZY = {
+    "stylize_video": "render", "RenderResult": "render",
+    "StyleStats": "stats",
+    "stylize_image": "still", "ImageResult": "still",
+    "Look": "stylize", "Stylizer": "stylize",
+    "Timeline": "timeline", "StyleSchedule": "timeline", "load_timeline": "timeline",
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs only
+    from .render import RenderResult, stylize_video
+    from .stats import StyleStats
+    from .still import ImageResult, stylize_image
+    from .stylize import Look, Stylizer
+    from .timeline import StyleSchedule, Timeline, load_timeline
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vidstyle' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "stylize_video", "stylize_image", "Stylizer", "Look", "StyleStats", "RenderResult", "ImageResult",

@@ -44,7 +44,16 @@ def weights_dir() -> Path:
     env = os.environ.get("VIDSTYLE_WEIGHTS")
     if env:
         return Path(env)
-    return Path(str(resources.files("vidstyle.weights")))
+    try:
+        return Path(str(resources.files("vidstyle.weights")))
+    except ModuleNotFoundError:
+        # A plain copy of the source tree (the GPU job's machine): weights/ sits beside vidstyle/.
+        source = Path(__file__).resolve().parents[1] / "weights"
+        if source.is_dir():
+            return source
+        raise WeightsError(
+            "the weights folder is missing: install vidstyle with pip, or set VIDSTYLE_WEIGHTS to a folder of weights"
+        ) from None
 
 
 def sha256_file(path: Path) -> str:
