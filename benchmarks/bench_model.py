@@ -7,7 +7,8 @@ For each resolution (1080p = 1920x1080, 4k = 3840x2160, or WxH), dtype (fp32
 with TF32 matmuls allowed, bf16 autocast) and batch: random frames already on
 the device, channels_last, no gradients; two warm-up rounds, then ``--repeats``
 timed rounds; each stage ends with a device synchronize so the three stage
-times add up to a round. The frames per second are batch / median round time.
+times add up to a round. ``*_ms`` fields are per round (the whole batch);
+the frames per second are batch / median round time.
 Imports only torch and vidstyle's model and statistics (no PyAV, no kornia), so
 it runs on a bare GPU machine; the GPU job (training/gpu_job.py) calls it.
 Rows over ``--budget-seconds`` are skipped and say so; out-of-memory rows say so.

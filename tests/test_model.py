@@ -76,3 +76,21 @@ def test_decoder_file_that_is_not_a_decoder_is_refused(weights_copy, tmp_path):
 def test_decoder_mirrors_the_encoder_shape():
     out = Decoder()(torch.randn(2, 512, 5, 7))
     assert out.shape == (2, 3, 40, 56)
+
+
+def test_decoder_splits_a_batch_too_big_for_32_bit_indexing(monkeypatch):
+    import vidstyle.model as model
+
+    torch.manual_seed(0)
+    dec = model.Decoder().eval()
+    feats = torch.rand(5, 512, 2, 3)
+    with torch.no_grad():
+        whole = dec(feats)
+        # Pretend the limit is two frames' worth of the largest activation.
+        monkeypatch.setattr(model, "INDEX_LIMIT", 2 * 64 * 64 * 2 * 3 + 1)
+        calls = []
+        real = model.Decoder._decode
+        monkeypatch.setattr(model.Decoder, "_decode", lambda self, x: calls.append(x.shape[0]) or real(self, x))
+        sliced = dec(feats)
+    assert calls == [2, 2, 1]
+    assert torch.allclose(whole, sliced, atol=1e-5)

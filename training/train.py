@@ -287,7 +287,9 @@ def train(args: argparse.Namespace) -> dict[str, str]:
             window_samples += batch
             now = time.monotonic()
             due_export = args.export_minutes > 0 and now - last_export > args.export_minutes * 60
-            if it % 10 == 0 or now - last_print > 30 or due_export:
+            # Rates are taken over whole 10-iteration windows: a window of one
+            # iteration right after a sync would under-report a GPU's speed.
+            if it % 10 == 0 or due_export:
                 # The one sync point: reading the losses. A non-finite loss means
                 # the weights just stepped are bad, so nothing is exported after it.
                 lc, ls = float(losses.content.detach()), float(losses.style.detach())

@@ -156,6 +156,10 @@ class Encoder(nn.Module):
         return self(rgb, ("relu4_1",))[0]
 
 
+# Elements a tensor may hold for CUDA kernels that index with 32-bit integers.
+INDEX_LIMIT = 2**31
+
+
 def _decoder_layers() -> list[tuple[str, int, int, bool]]:
     # (name, in, out, upsample-after): the encoder mirrored, pools become 2x nearest upsampling.
     return [
@@ -182,6 +186,16 @@ class Decoder(nn.Module):
         self.convs = nn.ModuleDict({n: nn.Conv2d(i, o, 3) for n, i, o, _ in self.layers})
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        # CUDA's reflection padding indexes with 32 bits: a batch whose largest
+        # activation (64 channels at 8h x 8w) has 2**31 elements or more fails
+        # (4K frames from a batch of 5), so such a batch is decoded in slices.
+        per_frame = 64 * 64 * feats.shape[-2] * feats.shape[-1]
+        most = max(1, (INDEX_LIMIT - 1) // per_frame)
+        if feats.shape[0] > most:
+            return torch.cat([self._decode(part) for part in feats.split(most)])
+        return self._decode(feats)
+
+    def _decode(self, feats: torch.Tensor) -> torch.Tensor:
         x = feats
         last = self.layers[-1][0]
         for name, _, _, up in self.layers:
