@@ -337,6 +337,16 @@ def test_cli_timeline_check_prints_the_schedule(files: Path, clip: Path) -> None
     assert res.exit_code == 2 and "keyframe 1: style: style file not found" in res.output
 
 
+@pytest.mark.parametrize("clip_name", ["vtest_audio.mp4", "vtest_5s.mp4"])
+def test_the_example_timeline_fits_the_bundled_clips(clip_name: str) -> None:
+    root = Path(__file__).resolve().parents[1]
+    res = CliRunner().invoke(main, ["timeline", "check", str(root / "examples" / "timeline.toml"),
+                                    str(root / "examples" / "media" / clip_name)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert res.stderr == ""  # no keyframe moved, nothing to warn about
+    assert "00:00:04.000 │    40" in res.stdout and "smooth 2.50-3.50 s" in res.stdout
+
+
 # --------------------------------------------------------------------------- #
 # Pipeline hand-off and rendering (a randomly initialised decoder)
 # --------------------------------------------------------------------------- #

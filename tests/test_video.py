@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FAST, ClipSpec
+from conftest import ClipSpec
 from mediautil import audio_durations, audio_packets, frame_times, frames_rgb
 from vidstyle.errors import SettingsError
 from vidstyle.settings import EncodeSettings, Span

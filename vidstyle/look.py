@@ -26,11 +26,11 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .color import METHODS as COLOR_METHODS
+from .color import METHODS as COLOR_METHODS, MODES as COLOR_MODES
 from .errors import SettingsError
 from .stats import StyleStats, mix
 
-__all__ = ["Look", "check_weights", "check_alpha", "check_mask_count", "fill_masks"]
+__all__ = ["Look", "check_weights", "check_alpha", "check_mask_count", "color_mode", "fill_masks"]
 
 
 def _at(where: str) -> str:
@@ -82,6 +82,22 @@ def check_mask_count(masks: int, styles: int, where: str = "") -> None:
         "(the last style fills the rest)",
         settings="masks",
     )
+
+
+def color_mode(preserve_color: bool | str | None) -> str | None:
+    """Colour preservation as given (False, True, ``"output"``, ``"style"``) -> None, ``"output"`` or ``"style"``.
+
+    ``"output"`` matches the result's colours to the content; ``"style"`` the
+    style images' colours, before their statistics are taken.
+    """
+    if preserve_color is True:
+        return "output"
+    if preserve_color in (False, None):
+        return None
+    if preserve_color not in COLOR_MODES:
+        raise SettingsError(f"unknown colour preservation {preserve_color!r}: use {' or '.join(COLOR_MODES)}",
+                            settings="preserve_color")
+    return str(preserve_color)
 
 
 def fill_masks(

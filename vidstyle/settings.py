@@ -18,9 +18,9 @@ import os
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Union
 
-from .color import METHODS as COLOR_METHODS, MODES as COLOR_MODES
+from .color import METHODS as COLOR_METHODS
 from .errors import SettingsError
-from .look import check_alpha, check_mask_count, check_weights
+from .look import check_alpha, check_mask_count, check_weights, color_mode
 
 if TYPE_CHECKING:
     from .timeline import Timeline
@@ -98,9 +98,7 @@ class StyleSettings:
                 raise SettingsError("style weights and masks cannot be combined: each mask region takes one style",
                                     settings=("weights", "masks"))
             check_mask_count(len(self.masks), len(self.styles))
-        if self.preserve_color not in (False, True, *COLOR_MODES):
-            raise SettingsError(f"unknown colour preservation {self.preserve_color!r}: use "
-                                f"{' or '.join(COLOR_MODES)}", settings="preserve_color")
+        color_mode(self.preserve_color)
         if self.color_method is not None and self.color_method not in COLOR_METHODS:
             raise SettingsError(f"unknown colour method {self.color_method!r}: use {' or '.join(COLOR_METHODS)}",
                                 settings="color_method")
@@ -108,7 +106,7 @@ class StyleSettings:
     @property
     def color_mode(self) -> str | None:
         """None, ``"output"`` or ``"style"`` (see ``preserve_color``)."""
-        return "output" if self.preserve_color is True else (self.preserve_color or None)
+        return color_mode(self.preserve_color)
 
 
 @dataclass(frozen=True)

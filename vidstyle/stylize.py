@@ -23,7 +23,7 @@ import torch
 from . import color
 from .errors import InputError, OutOfMemoryError, SettingsError, WeightsError
 from .imageio import read_image, resize, working_size
-from .look import Look
+from .look import Look, color_mode
 from .model import Decoder, Encoder, encoder_id, load_decoder, load_encoder
 from .outputs import atomic_path, check_destination, default_output
 from .settings import ModelSettings
@@ -207,10 +207,7 @@ class Stylizer:
         each frame) or "style" (match the style images to ``color_reference``).
         ``masks``: ``(1, K, H, W)``, fitted to the content (see :mod:`vidstyle.masks`).
         """
-        mode = "output" if preserve_color is True else (preserve_color or None)
-        if mode not in (None, *color.MODES):
-            raise SettingsError(f"unknown colour preservation {preserve_color!r}: use output or style",
-                                settings="preserve_color")
+        mode = color_mode(preserve_color)
         if mode == "style" and color_reference is None:
             raise SettingsError("colour preservation in 'style' mode needs a content reference",
                                 settings="preserve_color")
