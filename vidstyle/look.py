@@ -154,6 +154,8 @@ class Look:
     mask_streams: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.styles, tuple):
+            object.__setattr__(self, "styles", tuple(self.styles))
         if not self.styles:
             raise SettingsError("a look needs at least one style", settings="styles")
         check_alpha(self.alpha)

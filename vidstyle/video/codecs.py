@@ -16,6 +16,7 @@ import av
 
 from ..errors import SettingsError
 from ..outputs import default_output
+from ..settings import EncodeSettings
 
 __all__ = [
     "CodecSpec", "CODECS", "ALIASES", "PRESETS", "CONTAINERS", "COPYABLE_AUDIO", "REENCODE_AUDIO",
@@ -112,7 +113,7 @@ def encoder_options(spec: CodecSpec, crf: int, preset: str) -> dict[str, str]:
     return {"profile": "3"}  # prores_ks: ProRes 422 HQ
 
 
-def default_output_path(input: str | os.PathLike[str], codec: str = "libx264") -> Path:
+def default_output_path(input: str | os.PathLike[str], codec: str = EncodeSettings.codec) -> Path:
     """Where a render of ``input`` goes by default: ``<name>_styled`` beside it, in the codec's usual container.
 
     >>> default_output_path("clips/walk.avi")
