@@ -78,20 +78,18 @@ def test_preserve_color_mode_style_matches_the_style_to_the_first_frame(small_cl
                                                                         monkeypatch, stylizer) -> None:
     """The bug: `run --preserve-color-mode style` always failed (no colour reference reached the stylizer)."""
     _use(monkeypatch, stylizer)
-    base = ["run", str(small_clip), "--style", str(STYLE), "--size", "64", "--preset", "ultrafast", "--crf", "0",
-            "--quiet"]
-    res = CliRunner().invoke(main, [*base, "--preserve-color-mode", "style", "-o", str(tmp_path / "s.mp4")])
+    res = CliRunner().invoke(main, ["run", str(small_clip), "--style", str(STYLE), "--size", "64", "--preset",
+                                    "ultrafast", "--crf", "0", "--quiet", "--preserve-color-mode", "style",
+                                    "-o", str(tmp_path / "s.mp4")])
     assert res.exit_code == 0, res.output
-    res = CliRunner().invoke(main, [*base, "-o", str(tmp_path / "plain.mp4")])
-    assert res.exit_code == 0, res.output
-    styled, plain = frames_rgb(tmp_path / "s.mp4").astype(float), frames_rgb(tmp_path / "plain.mp4").astype(float)
-    assert len(styled) == 8 and np.abs(styled - plain).mean() > 1  # the style's colours were matched first
-
-    # The reference is the video's first frame, whatever the range: a chunk matches a whole run.
     whole = frames_rgb(tmp_path / "s.mp4").astype(float)
+    # The reference is the video's first frame, whatever the range: a chunk matches the whole run.
     part = stylize_video(small_clip, tmp_path / "part.mp4", StyleSettings([STYLE], preserve_color="style"),
-                         stylizer=stylizer, encode=LOSSLESS, span=Span(frames=(4, 8)))
-    assert np.abs(frames_rgb(part.output).astype(float) - whole[4:]).mean() < 0.5
+                         stylizer=stylizer, encode=LOSSLESS, span=Span(frames=(6, 8)))
+    assert len(whole) == 8 and np.abs(frames_rgb(part.output).astype(float) - whole[6:]).mean() < 0.5
+    plain = stylize_video(small_clip, tmp_path / "plain.mp4", StyleSettings([STYLE]), stylizer=stylizer,
+                          encode=LOSSLESS, span=Span(frames=(6, 8)))
+    assert np.abs(frames_rgb(plain.output).astype(float) - whole[6:]).mean() > 1  # the style's colours moved
 
 
 def test_out_of_memory_says_which_settings_to_lower(small_clip: Path, tmp_path: Path, monkeypatch, stylizer) -> None:
@@ -115,7 +113,7 @@ def test_out_of_memory_says_which_settings_to_lower(small_clip: Path, tmp_path: 
     assert not (tmp_path / "o.mp4").exists()
 
 
-@pytest.mark.parametrize("size", [(2, 2), (1, 1), (3, 2)])
+@pytest.mark.parametrize("size", [(2, 2), (3, 1)])
 def test_any_tiny_video_renders(clip_factory, tmp_path: Path, stylizer, size) -> None:
     """The bug: a 2x2-pixel video ended in an internal error (reflection padding larger than the features)."""
     w, h = size

@@ -359,18 +359,18 @@ def test_one_look_per_frame_is_the_look_of_each_frame_alone(stylizer, tmp_path: 
     from vidstyle.look import Look
     from vidstyle.masks import MaskLoader
 
-    frames = torch.rand(3, 3, 48, 64)
+    # One picture three times: the frames of the batch differ only by their looks.
+    frames = torch.rand(1, 3, 32, 32).expand(3, -1, -1, -1)
     a, b = stylizer.load_style(DATA / "coffee.jpg"), stylizer.load_style(DATA / "chelsea.jpg")
     mask = tmp_path / "m.png"
-    Image.fromarray(np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))).save(mask)
-    masked = Look.of([a], masks=MaskLoader((48, 64)).load([mask]).stills)
+    Image.fromarray(np.tile(np.linspace(0, 255, 32, dtype=np.uint8), (32, 1))).save(mask)
+    masked = Look.of([a], masks=MaskLoader((32, 32)).load([mask]).stills)
     looks = [Look.of([a], alpha=0.7, preserve_color=True, color_method="luminance"), masked, Look.of([b])]
     together = stylizer.stylize(frames, looks)
     alone = torch.cat([stylizer.stylize(frames[i : i + 1], look) for i, look in enumerate(looks)])
     assert float((together - alone).abs().max()) < 1e-4  # float rounding of batched convolutions
-    # The looks really differ: a wrong pairing of frames and looks would fail the check above.
-    assert float((stylizer.stylize(frames[:1], looks[2]) - alone[:1]).abs().mean()) > 0.01
-    assert float((stylizer.stylize(frames[1:2], looks[0]) - alone[1:2]).abs().mean()) > 0.01
+    # The looks give pictures that differ far more than that, so a frame paired with another's look would fail.
+    assert min(float((alone[i] - alone[j]).abs().mean()) for i, j in ((0, 1), (0, 2), (1, 2))) > 1e-3
 
 
 def test_a_plain_run_is_a_timeline_of_one_keyframe(files: Path) -> None:

@@ -76,6 +76,15 @@ def _masked_target(feat: torch.Tensor, look: Look) -> torch.Tensor:
     return with_alpha(spatial_adain(feat, masks, means, stds, feather=MASK_FEATHER), feat, look.alpha)
 
 
+def _plain_targets(feats: torch.Tensor, looks: Sequence[Look]) -> torch.Tensor:
+    """Frames without masks, in one vectorised transfer: each to its look's statistics and alpha."""
+    mean = torch.stack([look.styles[0].mean for look in looks]).to(feats.device)[:, :, None, None]
+    std = torch.stack([look.styles[0].std for look in looks]).to(feats.device)[:, :, None, None]
+    target = adain(feats, mean, std)
+    alpha = torch.tensor([look.alpha for look in looks], device=feats.device)[:, None, None, None]
+    return target if bool((alpha == 1).all()) else alpha * target + (1 - alpha) * feats
+
+
 def adain_targets(feats: torch.Tensor, looks: Sequence[Look]) -> torch.Tensor:
     """The AdaIN target features of each frame for its look: statistics, masks and alpha applied.
 
@@ -88,14 +97,11 @@ def adain_targets(feats: torch.Tensor, looks: Sequence[Look]) -> torch.Tensor:
     if len(looks) != feats.shape[0]:
         raise ValueError(f"{len(looks)} looks for {feats.shape[0]} frames")
     plain = [i for i, look in enumerate(looks) if look.masks is None]
+    if len(plain) == len(looks):
+        return _plain_targets(feats, looks)
     out = torch.empty_like(feats)
     if plain:
-        x = feats if len(plain) == len(looks) else feats[plain]
-        mean = torch.stack([looks[i].styles[0].mean for i in plain]).to(feats.device)[:, :, None, None]
-        std = torch.stack([looks[i].styles[0].std for i in plain]).to(feats.device)[:, :, None, None]
-        target = adain(x, mean, std)
-        alpha = torch.tensor([looks[i].alpha for i in plain], device=feats.device)[:, None, None, None]
-        out[plain] = target if bool((alpha == 1).all()) else alpha * target + (1 - alpha) * x
+        out[plain] = _plain_targets(feats[plain], [looks[i] for i in plain])
     for i, look in enumerate(looks):
         if look.masks is not None:
             out[i : i + 1] = _masked_target(feats[i : i + 1], look)
