@@ -126,6 +126,7 @@ def main() -> None:
 
     from vidstyle.farm.executors import run_job
     from vidstyle.render import stylize_video
+    from vidstyle.settings import ModelSettings, StyleSettings
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_farm_") as tmp:
@@ -136,7 +137,8 @@ def main() -> None:
         if not args.no_single:
             t0 = time.perf_counter()
             for n, style in enumerate(styles()):
-                stylize_video(clip, tmp / f"single{n}.mp4", styles=[style], size=args.size, device=args.device)
+                stylize_video(clip, tmp / f"single{n}.mp4", StyleSettings([style]),
+                              model=ModelSettings(args.size, args.device))
             total = time.perf_counter() - t0
             rows.append({"run": "single", "total_s": total, "plan_s": 0.0, "start_s": 0.0, "render_s": total,
                          "assemble_s": 0.0, "overhead_share": 0.0})

@@ -30,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from vidstyle.model import DECODER_FILE, weights_dir  # noqa: E402
+from vidstyle.settings import Span  # noqa: E402
 from vidstyle.stylize import Stylizer  # noqa: E402
 from vidstyle.video import FrameReader, parse_frame_range  # noqa: E402
 
@@ -88,7 +89,7 @@ def main() -> None:
     frames = parse_frame_range(args.frames) if args.frames else None
     start = time.perf_counter()
     count = 0
-    with FrameReader(args.input, frames=frames) as reader:
+    with FrameReader(args.input, Span(frames=frames)) as reader:
         for batch in reader.iter_batches(args.batch):
             meters["input"].add(batch.rgb)
             for name, look in looks.items():

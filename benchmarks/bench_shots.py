@@ -55,6 +55,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from vidstyle.shots import ShotSettings, detect_shots  # noqa: E402
+from vidstyle.settings import Span  # noqa: E402
 from vidstyle.video import FrameReader, probe, tensor_to_frames  # noqa: E402
 
 OUT_SIZE = (320, 240)
@@ -172,7 +173,7 @@ def build_clip(dest: Path, segs: list[Segment], videos: dict[str, Path], photos:
             for arr in _photo_frames(by_stem[seg.source[6:]], seg.first, seg.count):
                 put(arr)
             continue
-        with FrameReader(videos[seg.source], frames=(seg.first, seg.first + seg.count), scale_to=OUT_SIZE) as r:
+        with FrameReader(videos[seg.source], Span(frames=(seg.first, seg.first + seg.count)), scale_to=OUT_SIZE) as r:
             for batch in r.iter_batches(16):
                 for arr in tensor_to_frames(batch.rgb):
                     put(arr)
@@ -231,10 +232,10 @@ def model_cost(path: Path, n: int) -> dict | None:
         from vidstyle.stylize import Stylizer
 
         st = Stylizer("cpu", 512)
-        with FrameReader(path, frames=(0, n)) as r:
+        with FrameReader(path, Span(frames=(0, n))) as r:
             frames = next(r.iter_batches(n)).rgb
         style = st.style_stats(torch.rand(1, 3, 256, 256))
-        from vidstyle.stylize import Look
+        from vidstyle.look import Look
 
         look = Look((style,))
         st.stylize(frames[:1], look)  # warm-up

@@ -59,6 +59,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from vidstyle.render import default_batch, stylize_video  # noqa: E402
+from vidstyle.settings import EncodeSettings, ModelSettings, Span, StyleSettings  # noqa: E402
 from vidstyle.stylize import Stylizer, save_style  # noqa: E402
 from vidstyle.video import FrameReader, parse_frame_range, probe  # noqa: E402
 
@@ -73,17 +74,17 @@ def allow_nvenc(name: str) -> None:
     Same container and pixel format as libx264; ``crf`` becomes NVENC's
     constant-quality ``cq`` (VBR, no bitrate cap), preset p4.
     """
-    from vidstyle import video
+    from vidstyle.video import codecs, writer
 
-    video._CODECS.setdefault(name, video._CodecSpec(name, ".mp4", "yuv420p", 51, None))
-    plain = video.FrameWriter._encoder_options
+    codecs.CODECS.setdefault(name, codecs.CodecSpec(name, ".mp4", "yuv420p", 51, None))
+    plain = codecs.encoder_options
 
-    def options(self) -> dict[str, str]:
-        if self.spec.encoder.endswith("_nvenc"):
-            return {"preset": "p4", "rc": "vbr", "cq": str(self.crf), "b": "0"}
-        return plain(self)
+    def options(spec: codecs.CodecSpec, crf: int, preset: str) -> dict[str, str]:
+        if spec.encoder.endswith("_nvenc"):
+            return {"preset": "p4", "rc": "vbr", "cq": str(crf), "b": "0"}
+        return plain(spec, crf, preset)
 
-    video.FrameWriter._encoder_options = options
+    writer.encoder_options = options
 
 
 def upscale_clip(src: Path, dest: Path, width: int, height: int, stop: int | None = None) -> int:
@@ -196,14 +197,14 @@ def main() -> None:
 
         def decode() -> int:
             n = 0
-            with FrameReader(clip, frames=frames, info=info) as reader:
+            with FrameReader(clip, Span(frames=frames), info=info) as reader:
                 for b in reader.iter_batches(batch):
                     if cuda:
                         b.rgb = b.rgb.pin_memory()  # as run_pipeline does for CUDA
                     n += len(b.indices)
             return n
 
-        with FrameReader(clip, frames=frames, info=info) as reader:
+        with FrameReader(clip, Span(frames=frames), info=info) as reader:
             held = [b.rgb.pin_memory() if cuda else b.rgb for b in reader.iter_batches(batch)]
 
         def model() -> int:
@@ -216,8 +217,8 @@ def main() -> None:
 
         def whole() -> int:
             result = stylize_video(
-                clip, out, styles=[style], size=args.size, batch=batch, frames=frames,
-                overwrite=True, stylizer=stylizer, codec=args.codec,
+                clip, out, StyleSettings([style]), model=ModelSettings(args.size, args.device, batch),
+                encode=EncodeSettings(args.codec), span=Span(frames=frames), overwrite=True, stylizer=stylizer,
             )
             pipeline.append(result)
             return result.frames

@@ -15,7 +15,18 @@ import numpy as np
 import pytest
 import torch
 
+from vidstyle.settings import EncodeSettings
+
 ROOT = Path(__file__).resolve().parents[1]
+# Encoder settings of the tests: fast, and lossless where pixels are compared.
+FAST = EncodeSettings(preset="ultrafast")
+LOSSLESS = EncodeSettings(preset="ultrafast", crf=0)
+
+
+@pytest.fixture(autouse=True)
+def _user_cache(tmp_path_factory, monkeypatch):
+    """Shot lists go to a cache folder of the test run, never to the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
 
 
 @dataclass(frozen=True)

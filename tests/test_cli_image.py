@@ -193,3 +193,30 @@ def test_console_script_error_has_no_traceback(tmp_path):
                         "-o", str(tmp_path / "o.png")], capture_output=True, text=True)
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
+
+
+def test_image_and_style_name_their_output_beside_the_input_as_run_does(tmp_path):
+    photo, style = tmp_path / "cat.jpg", tmp_path / "coffee.jpg"
+    photo.write_bytes(PHOTO.read_bytes())
+    style.write_bytes(STYLE.read_bytes())
+    r = run("image", photo, "--style", style, "--size", "64")
+    assert r.exit_code == 0, r.stderr
+    assert read_image(tmp_path / "cat_styled.jpg").size == read_image(photo).size
+    assert run("style", style).exit_code == 0
+    assert StyleStats.load(tmp_path / "coffee.style").mean.shape == (512,)
+    # Like `run`, neither replaces an output that is there without -y.
+    assert_one_line_error(run("style", style), contains="-y/--overwrite")
+    assert run("style", style, "-y").exit_code == 0
+
+
+def test_style_files_get_the_permissions_of_every_other_output(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        assert run("style", STYLE, "-o", tmp_path / "a.style").exit_code == 0
+    finally:
+        os.umask(old)
+    # What the umask leaves of rw-rw-rw-, as for images and videos (it was 0600).
+    assert stat.S_IMODE((tmp_path / "a.style").stat().st_mode) == 0o644

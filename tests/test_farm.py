@@ -5,6 +5,7 @@ All on tiny clips (64x48, 30 frames) at --size 64 with the random decoder.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from fractions import Fraction
@@ -24,6 +25,36 @@ from vidstyle.farm.executors import plan_status, run_job
 
 DATA = Path(__file__).parent / "data"
 W, H = 64, 48
+
+
+class FaultyRender:
+    """``render_chunk`` whose first attempt at some chunks fails after their first frames are written.
+
+    ``faults`` maps a chunk index to ``"raise"`` (a render error) or ``"exit"``
+    (the process dies, as a crashed worker does, leaving its partial file). A
+    flag file in the plan folder makes each fault fire once, whichever process
+    retries the chunk.
+    """
+
+    def __init__(self, faults: dict[int, str]) -> None:
+        self.faults = faults
+
+    def __call__(self, plan, index: int, **kwargs):
+        mode = self.faults.get(index)
+        if mode is not None:
+            try:
+                os.close(os.open(plan.folder / f".fault-{index}", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                mode = None  # fired already: this is the retry
+        if mode is None:
+            return render_chunk(plan, index, **kwargs)
+
+        def fail(done: int, total: int | None) -> None:
+            if mode == "exit":
+                os._exit(17)
+            raise RenderError(f"injected fault in chunk {index}")
+
+        return render_chunk(plan, index, on_progress=fail)
 
 
 def _shot_clip(folder: Path) -> Path:
@@ -92,6 +123,7 @@ def _dts_rise(path: Path) -> bool:
 def test_farm_render_equals_a_single_run(random_weights, media: Path, tmp_path: Path) -> None:
     """Lossless (crf 0) so decoded frames compare exactly; chunks of 10 frames, batch 2."""
     from vidstyle.render import stylize_video
+    from vidstyle.settings import EncodeSettings, ModelSettings, StyleSettings
     from vidstyle.shots import shots_for
     from vidstyle.timeline import load_timeline
 
@@ -119,8 +151,10 @@ timeline = "{media / 't.toml'}"
     # Chunks as a farm would run them: by index, and by frame tokens.
     assert _run(["farm", "render", str(plan_dir), "--chunk", "0", "--chunk", "1", "--quiet"]).exit_code == 0
     assert _run(["farm", "render", str(plan_dir), "--render", "styled", "--frames", "20-29", "--quiet"]).exit_code == 0
-    for k in (3, 4, 5):
+    for k in (3, 4):
         assert _run(["farm", "render", str(plan_dir), "--chunk", str(k), "--quiet"]).exit_code == 0
+    shown = _run(["farm", "render", str(plan_dir), "--chunk", "5"])  # a chunk shows its progress
+    assert shown.exit_code == 0 and "10/10" in shown.stderr and "chunk 5 (r01-timed frames 20-29)" in shown.stderr
     again = _run(["farm", "render", str(plan_dir), "--chunk", "0"])
     assert "already done" in again.stderr
     assert _run(["farm", "assemble", str(plan_dir)]).exit_code == 0
@@ -136,8 +170,8 @@ timeline = "{media / 't.toml'}"
 
     # The timeline: a cross-fade spanning two chunk joins and a keyframe placed by shot.
     single_t = tmp_path / "single_t.mp4"
-    stylize_video(media / "shots.mp4", single_t, timeline=load_timeline(media / "t.toml"), shots=shots_for(media / "shots.mp4"),
-                  size=64, device="cpu", batch=2, crf=0)
+    stylize_video(media / "shots.mp4", single_t, StyleSettings(timeline=load_timeline(media / "t.toml")),
+                  shots=shots_for(media / "shots.mp4"), model=ModelSettings(64, "cpu", 2), encode=EncodeSettings(crf=0))
     farm_t = tmp_path / "farm_t.mp4"
     a, b = frames_rgb(farm_t), frames_rgb(single_t)
     assert np.array_equal(a, b)
@@ -156,9 +190,12 @@ timeline = "{media / 't.toml'}"
 def test_lossy_chunks_join_by_stream_copy_with_rising_dts(random_weights, media: Path, tmp_path: Path) -> None:
     """x264 defaults (B-frames): joins keep decode timestamps rising; pixels differ only by encoding."""
     job = _job(tmp_path, f'[[render]]\ninput = "{media / "b.mp4"}"\noutput = "out.mp4"\nstyle = "{media / "s2.jpg"}"\n')
-    report = run_job(job, tmp_path / "plan", chunk_frames=10)
+    res = _run(["farm", "run", str(job), "--plan", str(tmp_path / "plan"), "--chunk-frames", "10"])
+    assert res.exit_code == 0, res.stderr
+    assert "3 chunks rendered, 0 already done" in res.stderr and "wrote" in res.stderr and "(30 frames)" in res.stderr
+    assert "30/30" in res.stderr  # the progress bar of the frames
     out = tmp_path / "out.mp4"
-    assert report.assembled[0].frames == 30 and _dts_rise(out)
+    assert _dts_rise(out)
     with av.open(str(out)) as c:
         assert sum(1 for p in c.demux(c.streams.video[0]) if p.size and p.is_keyframe) >= 3  # one per chunk
     single = tmp_path / "single.mp4"
@@ -176,7 +213,7 @@ def test_lossy_chunks_join_by_stream_copy_with_rising_dts(random_weights, media:
 
 
 def test_killed_chunk_is_redone_and_a_rerun_does_only_what_is_missing(
-    random_weights, media: Path, tmp_path: Path, monkeypatch
+    random_weights, media: Path, tmp_path: Path
 ) -> None:
     job = _job(tmp_path, f'[[render]]\ninput = "{media / "a.mp4"}"\noutput = "out.mp4"\nstyle = "{media / "s1.jpg"}"\n')
     plan = make_plan(job, tmp_path / "plan", chunk_frames=10)
@@ -195,9 +232,8 @@ def test_killed_chunk_is_redone_and_a_rerun_does_only_what_is_missing(
         assemble(plan)
 
     # A failure mid-write leaves no chunk and a failed marker.
-    monkeypatch.setenv("VIDSTYLE_FARM_FAULT", "1:raise")
     with pytest.raises(RenderError, match=r"1 chunk\(s\) failed") as info:
-        run_job(job, tmp_path / "plan", chunk_frames=10)
+        run_job(job, tmp_path / "plan", chunk_frames=10, render=FaultyRender({1: "raise"}))
     report = info.value.report
     assert [r.index for r in report.rendered] == [2] and report.skipped == 1
     assert not partial.exists() and not c1.exists()
@@ -243,7 +279,7 @@ def test_assemble_detects_a_missing_chunk(rendered_plan: Path, tmp_path: Path) -
     (folder / load_plan(folder).chunks[1].file).unlink()
     res = _run(["farm", "assemble", str(folder)])
     assert res.exit_code == 5
-    assert "chunk 1 (r00-a frames 10-19) is missing" in res.stderr and "--chunk 1" in res.stderr
+    assert "chunk 1 (r00-a frames 10-19) is missing" in res.stderr and "render chunk 1" in res.stderr
     assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out*"))
 
 
@@ -261,7 +297,7 @@ def test_assemble_detects_a_chunk_of_the_wrong_length(rendered_plan: Path, tmp_p
     shutil.move(c2.with_name("short.mp4"), c2)
     marker = c2.with_name("chunk-0002.done.json")
     m = json.loads(marker.read_text())
-    from vidstyle.farm.plan import file_sha256
+    from vidstyle.digest import file_sha256
 
     m.update(bytes=c2.stat().st_size, sha256=file_sha256(c2))
     marker.write_text(json.dumps(m))
@@ -294,7 +330,7 @@ def test_plan_json_that_no_longer_covers_the_input_is_refused(rendered_plan: Pat
     "text, message",
     [
         ('[[render]]\ninput = "a.mp4"\nstyle = "s1.jpg"\ncolour = 1\n', "unknown key 'colour'"),
-        ('[[render]]\ninput = "a.mp4"\n', "needs style"),
+        ('[[render]]\ninput = "a.mp4"\n', "[[render]] #1: give at least one style, or a timeline"),
         ('[[render]]\ninput = "a.mp4"\nstyle = "s1.jpg"\ntimeline = "t.toml"\n', "a timeline sets styles"),
         ('[[render]]\ninput = "a.mp4"\nstyle = "s1.jpg"\n[[render]]\ninput = "a.mp4"\nstyle = "s2.jpg"\n', "used twice"),
         ('[[render]]\ninput = "a.mp4"\nstyle = "s1.jpg"\ncrf = 99\n', "crf"),
@@ -311,13 +347,23 @@ def test_job_errors_name_the_render_and_the_problem(media: Path, text: str, mess
 
 def test_chunks_align_to_the_batch_and_frame_tokens_must_match(media: Path, tmp_path: Path) -> None:
     job = tmp_path / "j.toml"
-    job.write_text(f'[[render]]\ninput = "{media / "a.mp4"}"\nstyle = "{media / "s1.jpg"}"\noutput = "o.mp4"\n')
-    plan = make_plan(job, chunk_frames=10)  # no batch given: chunks on multiples of 16
-    assert [(c.start, c.stop) for c in plan.chunks] == [(0, 16), (16, 30)]
+    job.write_text(f'[[render]]\ninput = "{media / "a.mp4"}"\nstyle = "{media / "s1.jpg"}"\noutput = "o.mp4"\n'
+                   'device = "cpu"\n')
+    # No batch given: the plan fixes the CPU's (2), and 10 is a multiple of it (it used to become 16).
+    plan = make_plan(job, chunk_frames=10)
+    assert plan.renders[0].spec.model.batch == 2 and plan.notes == []
+    assert [(c.start, c.stop) for c in plan.chunks] == [(0, 10), (10, 20), (20, 30)]
     assert plan.folder == (tmp_path / "j.plan").resolve()
-    assert [c.index for c in plan.chunks_in(None, 0, 29)] == [0, 1]
+    assert [c.index for c in plan.chunks_in(None, 10, 29)] == [1, 2]
     with pytest.raises(SettingsError, match="do not match the plan's chunks"):
-        plan.chunks_in(None, 0, 9)
+        plan.chunks_in(None, 0, 14)
+    # A size that is not a multiple of the batch is rounded up, and the plan says so.
+    job.write_text(job.read_text() + "batch = 4\n")
+    res = _run(["farm", "plan", str(job), "--chunk-frames", "10"])
+    assert res.exit_code == 0, res.stderr
+    plan = load_plan(tmp_path / "j.plan")
+    assert [(c.start, c.stop) for c in plan.chunks] == [(0, 12), (12, 24), (24, 30)]
+    assert "chunks of 12 frames instead of 10, a multiple of its batch (4 frames)" in " ".join(res.stderr.split())
 
 
 def test_ray_executor_without_ray_says_how_to_install_it(monkeypatch) -> None:
@@ -342,7 +388,7 @@ def local_ray():
 
 
 def test_ray_runs_a_two_render_job_and_retries_failed_tasks(
-    random_weights, local_ray, media: Path, tmp_path: Path, monkeypatch
+    random_weights, local_ray, media: Path, tmp_path: Path
 ) -> None:
     job = _job(tmp_path, f"""preset = "ultrafast"
 [[render]]
@@ -355,12 +401,12 @@ input = "{media / 'b.mp4'}"
 output = "b_out.mp4"
 style = "{media / 's2.jpg'}"
 """)
-    # Chunk 0's worker dies mid-write (os._exit), chunk 3 raises: both once.
-    monkeypatch.setenv("VIDSTYLE_FARM_FAULT", "0:exit,3:raise")
-    res = _run(["farm", "run", str(job), "--plan", str(tmp_path / "plan"), "--chunk-frames", "10",
-                "--executor", "ray", "--retries", "2"])
-    assert res.exit_code == 0, res.stderr
-    assert "6 chunks rendered" in res.stderr
+    # Chunk 0's worker dies mid-write (os._exit), chunk 3 raises: both once. The workers get
+    # the faulty renderer by value: this test module is not importable where they run.
+    local_ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    report = run_job(job, tmp_path / "plan", chunk_frames=10, executor="ray", max_retries=2,
+                     render=FaultyRender({0: "exit", 3: "raise"}))
+    assert len(report.rendered) == 6 and report.failed == []
     assert (tmp_path / "plan" / ".fault-0").exists() and (tmp_path / "plan" / ".fault-3").exists()
     plan = load_plan(tmp_path / "plan")
     assert all(chunk_state(plan, c, verify=True) == "done" for c in plan.chunks)

@@ -10,11 +10,13 @@ import torch
 from click.testing import CliRunner
 from PIL import Image as PILImage
 
-from conftest import ClipSpec
+from conftest import LOSSLESS, ClipSpec
 from vidstyle import color
 from vidstyle._cli import main
 from vidstyle.errors import InputError, SettingsError
-from vidstyle.masks import MaskLoader, fill_masks, is_video
+from vidstyle.look import fill_masks
+from vidstyle.masks import MaskLoader, is_video
+from vidstyle.settings import Span, StyleSettings
 from vidstyle.stats import feather_masks, normalise_masks, resize_masks
 from vidstyle.video import probe
 
@@ -59,7 +61,7 @@ def src(clip_factory) -> Path:
     return clip_factory(ClipSpec("src", width=W, height=H, frames=N))
 
 
-OPTS = dict(preset="ultrafast", crf=0)
+OPTS = dict(encode=LOSSLESS)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,8 @@ def singles(stylizer, src: Path, loud: Path, tmp_path: Path) -> dict[str, np.nda
     from vidstyle.render import stylize_video
 
     return {
-        name: decoded(stylize_video(src, tmp_path / f"only_{name}.mp4", styles=[p], stylizer=stylizer, **OPTS).output)
+        name: decoded(stylize_video(src, tmp_path / f"only_{name}.mp4", StyleSettings([p]), stylizer=stylizer,
+                                    **OPTS).output)
         for name, p in (("a", A), ("b", loud))
     }
 
@@ -121,11 +124,12 @@ def test_fill_masks_puts_each_frame_of_a_mask_video_in_its_slot() -> None:
     stills = torch.zeros(1, 2, 4, 4)
     stills[:, 0] = 0.25
     video = torch.arange(3.0).reshape(3, 1, 1, 1).expand(3, 1, 4, 4)
-    out = fill_masks(stills, (None, "m.mp4"), {"m.mp4": video})
-    assert out.shape == (3, 2, 4, 4)
-    assert torch.all(out[:, 0] == 0.25) and torch.equal(out[:, 1:], video)
-    assert torch.equal(fill_masks(stills, (None, "m.mp4"), {"m.mp4": video}, 2)[:, 1], video[2:3, 0])
-    assert fill_masks(stills, (None, None), {}) is stills
+    for row in range(3):
+        out = fill_masks(stills, (None, "m.mp4"), {"m.mp4": video}, row)
+        assert out.shape == (1, 2, 4, 4)
+        assert torch.all(out[:, 0] == 0.25) and torch.all(out[:, 1] == row)
+    assert torch.all(stills[:, 1] == 0)  # the template is left as it was
+    assert fill_masks(stills, (None, None), {}, 0) is stills
 
 
 # --------------------------------------------------------------------------- #
@@ -137,7 +141,8 @@ def test_still_mask_gives_each_half_its_style(stylizer, src: Path, loud: Path, s
     from vidstyle.render import stylize_video
 
     PILImage.fromarray(half("left")).save(tmp_path / "left.png")
-    res = stylize_video(src, tmp_path / "m.mp4", styles=[A, loud], masks=[tmp_path / "left.png"], stylizer=stylizer, **OPTS)
+    res = stylize_video(src, tmp_path / "m.mp4", StyleSettings([A, loud], masks=[tmp_path / "left.png"]),
+                        stylizer=stylizer, **OPTS)
     assert res.warnings == []
     out = decoded(res.output)
     for i in (0, N - 1):
@@ -153,8 +158,9 @@ def still_masked(stylizer, src: Path, loud: Path, tmp_path: Path) -> dict[str, n
     out = {}
     for side in ("left", "right"):
         PILImage.fromarray(half(side)).save(tmp_path / f"{side}.png")
-        out[side] = decoded(stylize_video(src, tmp_path / f"still_{side}.mp4", styles=[A, loud],
-                                          masks=[tmp_path / f"{side}.png"], stylizer=stylizer, **OPTS).output)
+        out[side] = decoded(stylize_video(src, tmp_path / f"still_{side}.mp4",
+                                          StyleSettings([A, loud], masks=[tmp_path / f"{side}.png"]),
+                                          stylizer=stylizer, **OPTS).output)
     return out
 
 
@@ -165,7 +171,7 @@ def test_mask_video_changes_the_regions_frame_by_frame(stylizer, src: Path, loud
     # Style a on the left for the first half of the clip, on the right after.
     mv = write_mask_video(tmp_path / "switch.mp4", [half("left" if i < N // 2 else "right") for i in range(N)])
     assert is_video(mv) and not is_video(DATA / "coffee.jpg")
-    res = stylize_video(src, tmp_path / "mv.mp4", styles=[A, loud], masks=[mv], stylizer=stylizer, **OPTS)
+    res = stylize_video(src, tmp_path / "mv.mp4", StyleSettings([A, loud], masks=[mv]), stylizer=stylizer, **OPTS)
     out = decoded(res.output)
     assert res.frames == N and len(out) == N
     for i in range(N):
@@ -173,8 +179,8 @@ def test_mask_video_changes_the_regions_frame_by_frame(stylizer, src: Path, loud
         assert_region(out[i], still_masked, slice(None), "left" if i < N // 2 else "right", i, ratio=0.2)
 
     # A chunk decodes the same frames of the mask video: the same pixels as the whole run.
-    part = decoded(stylize_video(src, tmp_path / "part.mp4", styles=[A, loud], masks=[mv], frames=(2, 6),
-                                 stylizer=stylizer, **OPTS).output)
+    part = decoded(stylize_video(src, tmp_path / "part.mp4", StyleSettings([A, loud], masks=[mv]),
+                                 span=Span(frames=(2, 6)), stylizer=stylizer, **OPTS).output)
     assert max(dist(part[k], out[2 + k]) for k in range(4)) < 0.5
 
 
@@ -184,7 +190,8 @@ def test_timeline_keyframe_with_a_mask_video(stylizer, src: Path, loud: Path, st
     mv = write_mask_video(tmp_path / "switch.mp4", [half("left" if i < N // 2 else "right") for i in range(N)])
     tl = tmp_path / "t.toml"
     tl.write_text(f'[[keyframe]]\nat = 0\nstyles = ["{A}", "{loud}"]\nmasks = ["{mv.name}"]\n')
-    out = decoded(stylize_video(src, tmp_path / "t.mp4", timeline=tl, stylizer=stylizer, **OPTS).output)
+    out = decoded(stylize_video(src, tmp_path / "t.mp4", StyleSettings(timeline=tl), stylizer=stylizer,
+                                **OPTS).output)
     for i in range(N):
         assert_region(out[i], still_masked, slice(None), "left" if i < N // 2 else "right", i, ratio=0.2)
 
@@ -198,17 +205,30 @@ def test_masks_of_another_size_are_resized_with_a_warning(stylizer, src: Path, l
     from vidstyle.render import stylize_video
 
     PILImage.fromarray(half("left", 32, 24)).save(tmp_path / "small.png")
-    PILImage.fromarray(half("left", 40, 40)).save(tmp_path / "square.png")
     mv = write_mask_video(tmp_path / "small.mp4", [half("left", 32, 24)] * N)
-    res = stylize_video(src, tmp_path / "r.mp4", styles=[A, loud, loud], masks=[tmp_path / "small.png", mv],
+    res = stylize_video(src, tmp_path / "r.mp4", StyleSettings([A, loud, loud], masks=[tmp_path / "small.png", mv]),
                         stylizer=stylizer, **OPTS)
     assert res.frames == N
-    assert any("small.png is 32x24 but the video is 64x48: resized to 64x48" in w for w in res.warnings), res.warnings
+    assert any("small.png is 32x24 but the frame is 64x48: resized to 64x48" in w for w in res.warnings), res.warnings
     assert any("mask video" in w and "small.mp4 is 32x24" in w for w in res.warnings), res.warnings
-    loader = MaskLoader(probe(src))
-    mset = loader.load([tmp_path / "square.png"])
-    assert mset.stills.shape == (1, 1, H, W)
-    assert "stretched" in loader.warnings[0]
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_a_mask_of_another_shape_is_refused_for_videos_and_stills(src: Path, tmp_path: Path, kind: str) -> None:
+    """One rule for both: a stretched mask would put its regions elsewhere than drawn."""
+    from vidstyle.imageio import read_image
+
+    if kind == "image":
+        mask = tmp_path / "square.png"
+        PILImage.fromarray(half("left", 40, 40)).save(mask)
+    else:
+        mask = write_mask_video(tmp_path / "square.mp4", [half("left", 40, 40)] * N)
+    with pytest.raises(InputError, match=r"square\.\w+ is 40x40 but the frame is 64x48: a mask needs the frame's shape"):
+        MaskLoader((H, W), probe(src)).load([mask])
+    if kind == "image":  # a still image applies the same rule
+        photo = read_image(DATA / "chelsea.jpg")
+        with pytest.raises(InputError, match="a mask needs the frame's shape"):
+            MaskLoader(photo.size).load([mask])
 
 
 def test_a_mask_video_of_the_wrong_length_fails_before_the_model_loads(src: Path, tmp_path: Path, monkeypatch) -> None:
@@ -220,7 +240,7 @@ def test_a_mask_video_of_the_wrong_length_fails_before_the_model_loads(src: Path
     monkeypatch.setattr(render, "Stylizer", no_model)
     short = write_mask_video(tmp_path / "short.mp4", [half("left")] * (N - 3))
     with pytest.raises(InputError) as exc:
-        render.stylize_video(src, tmp_path / "o.mp4", styles=[A], masks=[short])
+        render.stylize_video(src, tmp_path / "o.mp4", StyleSettings([A], masks=[short]))
     msg = str(exc.value)
     assert "short.mp4 has 5 frames" in msg and "has 8" in msg
     assert not (tmp_path / "o.mp4").exists()
@@ -228,7 +248,7 @@ def test_a_mask_video_of_the_wrong_length_fails_before_the_model_loads(src: Path
     tl = tmp_path / "t.toml"
     tl.write_text(f'[[keyframe]]\nat = 0\nstyle = "{A}"\nmasks = ["short.mp4"]\n')
     with pytest.raises(InputError, match=r"keyframe 1: mask video .*short.mp4 has 5 frames"):
-        render.stylize_video(src, tmp_path / "o.mp4", timeline=tl)
+        render.stylize_video(src, tmp_path / "o.mp4", StyleSettings(timeline=tl))
 
 
 @pytest.mark.parametrize("kind, error, message", [
@@ -253,7 +273,7 @@ def test_mask_errors_before_the_model_loads(src: Path, tmp_path: Path, monkeypat
     else:
         styles, weights = [A, A], [0.5, 0.5]
     with pytest.raises(error, match=message):
-        render.stylize_video(src, tmp_path / "o.mp4", styles=styles, masks=masks, weights=weights)
+        render.stylize_video(src, tmp_path / "o.mp4", StyleSettings(styles, weights, masks=masks))
 
 
 def test_cli_bad_mask_video_is_one_line_and_a_non_zero_exit(src: Path, tmp_path: Path) -> None:
@@ -305,19 +325,21 @@ def test_luminance_method_keeps_lightness_and_takes_the_frames_colour() -> None:
 def test_colour_preservation_renders_a_chunk_like_the_whole_run(stylizer, src: Path, tmp_path: Path) -> None:
     from vidstyle.render import stylize_video
 
-    opts = dict(styles=[A], preserve_color=True, stylizer=stylizer, **OPTS)
-    whole = decoded(stylize_video(src, tmp_path / "w.mp4", **opts).output)
-    part = decoded(stylize_video(src, tmp_path / "p.mp4", frames=(4, 8), **opts).output)
-    plain = decoded(stylize_video(src, tmp_path / "n.mp4", styles=[A], stylizer=stylizer, **OPTS).output)
+    style = StyleSettings([A], preserve_color=True)
+    opts = dict(stylizer=stylizer, **OPTS)
+    whole = decoded(stylize_video(src, tmp_path / "w.mp4", style, **opts).output)
+    part = decoded(stylize_video(src, tmp_path / "p.mp4", style, span=Span(frames=(4, 8)), **opts).output)
+    plain = decoded(stylize_video(src, tmp_path / "n.mp4", StyleSettings([A]), **opts).output)
     assert len(part) == 4
     assert max(dist(part[k], whole[4 + k]) for k in range(4)) < 0.5
     assert dist(whole[5], plain[5]) > 2  # colour preservation did something
     # The timeline path uses the same method, and the old one stays available.
     tl = tmp_path / "t.toml"
     tl.write_text(f'[[keyframe]]\nat = 0\nstyle = "{A}"\npreserve_color = true\n')
-    timed = decoded(stylize_video(src, tmp_path / "t.mp4", timeline=tl, stylizer=stylizer, **OPTS).output)
+    timed = decoded(stylize_video(src, tmp_path / "t.mp4", StyleSettings(timeline=tl), **opts).output)
     assert max(dist(timed[k], whole[k]) for k in range(N)) < 0.5
-    hist = decoded(stylize_video(src, tmp_path / "h.mp4", color_method="histogram", **opts).output)
+    hist = decoded(stylize_video(src, tmp_path / "h.mp4", StyleSettings([A], preserve_color=True,
+                                                                      color_method="histogram"), **opts).output)
     assert dist(hist[5], whole[5]) > 0.5
     with pytest.raises(SettingsError, match="unknown colour method"):
-        stylize_video(src, tmp_path / "x.mp4", color_method="sepia", **opts)
+        StyleSettings([A], preserve_color=True, color_method="sepia")

@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import FAST
 from vidstyle.errors import RenderError
 from vidstyle.pipeline import PipelineStats, run_pipeline
 from vidstyle.video import FrameBatch, FrameReader, FrameWriter
+
+
+def invert(batch: FrameBatch) -> torch.Tensor:
+    return 1 - batch.rgb
 
 
 class FakeReader:
@@ -60,7 +65,7 @@ def no_stray_threads() -> bool:
 def test_all_frames_in_order_with_stats() -> None:
     writer = FakeWriter()
     progress: list[int] = []
-    stats = run_pipeline(FakeReader(23), lambda x: 1 - x, writer, batch_size=4, on_progress=progress.append)
+    stats = run_pipeline(FakeReader(23), invert, writer, batch_size=4, on_progress=progress.append)
     assert writer.got == list(range(23))
     assert writer.values == pytest.approx([1 - i / 23 for i in range(23)])
     assert progress[-1] == 23 and progress == sorted(progress)
@@ -74,9 +79,9 @@ def test_stages_overlap() -> None:
     # Model and encode each take ~20 ms a batch; run serially that is >= 400 ms.
     writer = FakeWriter(delay=0.02)
 
-    def slow(x):
+    def slow(batch):
         time.sleep(0.02)
-        return x
+        return batch.rgb
 
     stats = run_pipeline(FakeReader(40), slow, writer, batch_size=4, queue_size=1)
     assert writer.got == list(range(40))
@@ -89,11 +94,11 @@ def test_failure_in_any_stage_reaches_the_caller(where: str) -> None:
     writer = FakeWriter(fail_at=8 if where == "writer" else None)
     calls = [0]
 
-    def process(x):
+    def process(batch):
         calls[0] += 1
         if where == "model" and calls[0] == 3:
             raise ValueError("model broke")
-        return x
+        return batch.rgb
 
     expected = {"reader": OSError, "model": ValueError, "writer": OSError}[where]
     start = time.time()
@@ -107,7 +112,7 @@ def test_failure_in_any_stage_reaches_the_caller(where: str) -> None:
 def test_keyboard_interrupt_stops_everything() -> None:
     reader = FakeReader(400)
 
-    def process(x):
+    def process(batch):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -117,7 +122,7 @@ def test_keyboard_interrupt_stops_everything() -> None:
 
 def test_wrong_output_shape_is_a_render_error() -> None:
     with pytest.raises(RenderError, match="returned"):
-        run_pipeline(FakeReader(8), lambda x: x[:, :, :2], FakeWriter(), batch_size=4)
+        run_pipeline(FakeReader(8), lambda batch: batch.rgb[:, :, :2], FakeWriter(), batch_size=4)
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
@@ -125,14 +130,14 @@ def test_interrupted_render_leaves_no_file(clip_audio: Path, tmp_path: Path, exc
     dest = tmp_path / "out.mp4"
     calls = [0]
 
-    def process(x):
+    def process(batch):
         calls[0] += 1
         if calls[0] == 3:
             raise exc
-        return x
+        return batch.rgb
 
     with pytest.raises(type(exc)):
-        with FrameReader(clip_audio) as r, FrameWriter(dest, r.info, range=r.range, preset="ultrafast") as w:
+        with FrameReader(clip_audio) as r, FrameWriter(dest, r.info, FAST, range=r.range) as w:
             run_pipeline(r, process, w, batch_size=4)
     assert sorted(p.name for p in tmp_path.iterdir()) == [clip_audio.name]
     assert no_stray_threads()
@@ -142,8 +147,8 @@ def test_real_files_through_the_pipeline(clip_vfr: Path, tmp_path: Path) -> None
     from mediautil import audio_packets, frame_times
 
     dest = tmp_path / "out.mp4"
-    with FrameReader(clip_vfr) as r, FrameWriter(dest, r.info, range=r.range, preset="ultrafast") as w:
-        stats = run_pipeline(r, lambda x: 1 - x, w, batch_size=3)
+    with FrameReader(clip_vfr) as r, FrameWriter(dest, r.info, FAST, range=r.range) as w:
+        stats = run_pipeline(r, invert, w, batch_size=3)
     assert stats.frames == 24
     assert frame_times(dest) == frame_times(clip_vfr)
     assert [p for _, p in audio_packets(dest)[0]] == [p for _, p in audio_packets(clip_vfr)[0]]

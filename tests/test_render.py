@@ -5,13 +5,17 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
-from conftest import ClipSpec
-from mediautil import audio_packets, frame_times
+from conftest import FAST, LOSSLESS, ClipSpec
+from mediautil import audio_packets, frame_times, frames_rgb
 from vidstyle._cli import main
+from vidstyle.errors import OutOfMemoryError
 from vidstyle.render import stylize_video
+from vidstyle.settings import Span, StyleSettings
 
 STYLE = Path(__file__).parent / "data" / "coffee.jpg"
 
@@ -31,15 +35,15 @@ def small_clip(clip_factory) -> Path:
 
 def test_stylize_video_whole_and_range(small_clip: Path, tmp_path: Path, stylizer) -> None:
     seen: list[tuple[int, int | None]] = []
-    result = stylize_video(small_clip, styles=[STYLE], stylizer=stylizer, preset="ultrafast",
+    result = stylize_video(small_clip, None, StyleSettings([STYLE]), stylizer=stylizer, encode=FAST,
                            on_progress=lambda d, t: seen.append((d, t)))
     assert result.output == tmp_path / "small_styled.mp4" and result.frames == 8
     assert frame_times(result.output) == frame_times(small_clip)
     assert [p for _, p in audio_packets(result.output)[0]] == [p for _, p in audio_packets(small_clip)[0]]
     assert seen[-1] == (8, 8)
 
-    cut = stylize_video(small_clip, tmp_path / "cut.mp4", styles=[STYLE], stylizer=stylizer, frames="2:6",
-                        preset="ultrafast")
+    cut = stylize_video(small_clip, tmp_path / "cut.mp4", StyleSettings([STYLE]), stylizer=stylizer,
+                        span=Span(frames="2:6"), encode=FAST)
     assert cut.frames == 4 and len(frame_times(cut.output)) == 4
 
 
@@ -61,3 +65,66 @@ def test_cli_run_json_and_refusals(small_clip: Path, tmp_path: Path, monkeypatch
     assert res.exit_code == 2 and "unknown codec" in res.output
     res = runner.invoke(main, ["run", str(tmp_path / "missing.mp4"), "--style", str(STYLE)])
     assert res.exit_code == 2 and "no such file" in res.output
+
+
+def _use(monkeypatch, stylizer) -> None:
+    """Renders from the CLI use the module's loaded model."""
+    import vidstyle.render as render
+
+    monkeypatch.setattr(render, "Stylizer", lambda device, size: stylizer)
+
+
+def test_preserve_color_mode_style_matches_the_style_to_the_first_frame(small_clip: Path, tmp_path: Path,
+                                                                        monkeypatch, stylizer) -> None:
+    """The bug: `run --preserve-color-mode style` always failed (no colour reference reached the stylizer)."""
+    _use(monkeypatch, stylizer)
+    res = CliRunner().invoke(main, ["run", str(small_clip), "--style", str(STYLE), "--size", "64", "--preset",
+                                    "ultrafast", "--crf", "0", "--quiet", "--preserve-color-mode", "style",
+                                    "-o", str(tmp_path / "s.mp4")])
+    assert res.exit_code == 0, res.output
+    whole = frames_rgb(tmp_path / "s.mp4").astype(float)
+    # The reference is the video's first frame, whatever the range: a chunk matches the whole run.
+    part = stylize_video(small_clip, tmp_path / "part.mp4", StyleSettings([STYLE], preserve_color="style"),
+                         stylizer=stylizer, encode=LOSSLESS, span=Span(frames=(6, 8)))
+    assert len(whole) == 8 and np.abs(frames_rgb(part.output).astype(float) - whole[6:]).mean() < 0.5
+    plain = stylize_video(small_clip, tmp_path / "plain.mp4", StyleSettings([STYLE]), stylizer=stylizer,
+                          encode=LOSSLESS, span=Span(frames=(6, 8)))
+    assert np.abs(frames_rgb(plain.output).astype(float) - whole[6:]).mean() > 1  # the style's colours moved
+
+
+def test_out_of_memory_says_which_settings_to_lower(small_clip: Path, tmp_path: Path, monkeypatch, stylizer) -> None:
+    """The bug: a CUDA out-of-memory error (a RuntimeError) surfaced as an internal error."""
+    def exhausted(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    look = stylizer.look([STYLE])
+    monkeypatch.setattr(stylizer.decoder, "forward", exhausted)
+    with pytest.raises(OutOfMemoryError, match="lower the batch or the working size") as info:
+        stylizer.stylize(torch.rand(2, 3, 48, 64), look)
+    assert info.value.settings == ("batch", "size")
+
+    _use(monkeypatch, stylizer)
+    res = CliRunner().invoke(main, ["run", str(small_clip), "--style", str(STYLE), "--size", "64", "--quiet",
+                                    "-o", str(tmp_path / "o.mp4")])
+    assert res.exit_code == 6, res.output
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "internal error" not in lines[0], res.stderr
+    assert "ran out of memory" in lines[0] and "(options --batch, --size)" in lines[0]
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("size", [(2, 2), (3, 1)])
+def test_any_tiny_video_renders(clip_factory, tmp_path: Path, stylizer, size) -> None:
+    """The bug: a 2x2-pixel video ended in an internal error (reflection padding larger than the features)."""
+    w, h = size
+    src = clip_factory(ClipSpec("tiny", width=w, height=h, frames=3, pix_fmt="yuv444p"))
+    res = stylize_video(src, tmp_path / "t.mp4", StyleSettings([STYLE]), stylizer=stylizer, encode=FAST)
+    assert res.frames == 3 and frames_rgb(res.output).shape == (3, h, w, 3)
+
+
+def test_run_names_its_output_beside_the_input(small_clip: Path, monkeypatch, stylizer) -> None:
+    _use(monkeypatch, stylizer)
+    res = CliRunner().invoke(main, ["run", str(small_clip), "--style", str(STYLE), "--size", "64", "--quiet",
+                                    "--preset", "ultrafast", "--frames", "0:2"])
+    assert res.exit_code == 0, res.output
+    assert (small_clip.parent / "small_styled.mp4").is_file()

@@ -244,9 +244,9 @@ def counted(monkeypatch):
 def test_cache_written_reused_and_invalidated(tmp_path, counted):
     path, truth = cut_clip(tmp_path / "c.mp4", [20, 20])
     first = shots_for(path, device="cpu")
-    cache = tmp_path / ".c.mp4.shots.json"
+    cache = cache_path(path)
     assert first.cuts == truth and cache.is_file()
-    assert not list(tmp_path.glob("*partial*"))
+    assert not list(cache.parent.glob("*partial*"))
     assert ShotList.from_json(cache.read_text()) == first
     assert shots_for(path, device="cpu") == first
     assert len(counted) == 1  # reused, not detected again
@@ -267,20 +267,23 @@ def test_cache_written_reused_and_invalidated(tmp_path, counted):
     assert len(counted) == 5 and not cache.exists()
 
 
-def test_cache_falls_back_to_user_dir_silently(tmp_path, monkeypatch, counted, capsys):
-    path, truth = cut_clip(tmp_path / "c.mp4", [20, 20])
-    blocker = tmp_path / "a-file"
-    blocker.write_text("")
-    # The folder beside the input can't take the cache (a path under a file).
-    monkeypatch.setattr(shots_mod, "cache_path", lambda p: blocker / "x.shots.json")
+def test_cache_lives_in_the_user_cache_folder_or_where_asked(tmp_path, monkeypatch, counted, capsys):
+    footage = tmp_path / "footage"
+    footage.mkdir()
+    path, truth = cut_clip(footage / "c.mp4", [20, 20])
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert shots_for(path, device="cpu").cuts == truth
-    assert len(list((tmp_path / "xdg" / "vidstyle" / "shots").glob("*.shots.json"))) == 1
-    assert shots_for(path, device="cpu").cuts == truth
-    assert len(counted) == 1
-    # Neither place writable: still a result, no cache, nothing printed.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    assert shots_for(path, device="cpu", settings=ShotSettings(min_shot_frames=4)).cuts == truth
+    assert sorted(p.name for p in footage.iterdir()) == ["c.mp4"]  # nothing written beside the footage
+    assert cache_path(path).parent == tmp_path / "xdg" / "vidstyle" / "shots" and cache_path(path).is_file()
+    # Another folder, when asked.
+    elsewhere = tmp_path / "cache"
+    assert shots_for(path, device="cpu", cache_dir=elsewhere).cuts == truth
+    assert cache_path(path, elsewhere).is_file() and len(counted) == 2
+    assert shots_for(path, device="cpu", cache_dir=elsewhere).cuts == truth and len(counted) == 2
+    # A folder that cannot be written: still a result, no cache, nothing printed.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert shots_for(path, device="cpu", cache_dir=blocker / "x").cuts == truth
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
 
@@ -301,7 +304,7 @@ def test_cli_table(cut_video):
     assert r.exit_code == 0, r.output
     assert "3 shots, 60 frames" in r.output
     assert "00:00:00.800" in r.output and "00:00:01.800" in r.output
-    assert not (path.parent / ".v.mp4.shots.json").exists()
+    assert not cache_path(path).exists()
 
 
 def test_cli_json(cut_video):
@@ -311,7 +314,9 @@ def test_cli_json(cut_video):
     data = json.loads(r.stdout)
     assert tuple(data["cuts"]) == truth
     assert [(s["start_frame"], s["end_frame"]) for s in data["shots"]] == [(0, 20), (20, 45), (45, 60)]
-    assert (path.parent / ".v.mp4.shots.json").is_file()
+    assert cache_path(path).is_file()
+    r = CliRunner().invoke(main, ["shots", str(path), "--json", "--shots-cache", str(path.parent / "cache")])
+    assert r.exit_code == 0 and cache_path(path, path.parent / "cache").is_file()
 
 
 def test_cli_csv_and_options(cut_video):

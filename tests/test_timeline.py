@@ -75,7 +75,7 @@ def schedule(dir_: Path, text: str, frames: int = 500, shots=None):
 
 
 def mean_at(s: StyleSchedule, t: float) -> float:
-    return float(s.state_at(round(t * 25), t).mean[0])
+    return float(s.look_at(round(t * 25), t).styles[0].mean[0])
 
 
 # --------------------------------------------------------------------------- #
@@ -112,12 +112,10 @@ alpha = 1.0
     assert mean_at(s, 4.0) == pytest.approx(half)
     assert mean_at(s, 6.0) == 10.0  # exact at the keyframe
     assert mean_at(s, 19.0) == 10.0  # after the last keyframe its look holds
-    mid = s.state_at(100, 4.0)
-    assert float(mid.std[0]) == pytest.approx(half + 1)
+    mid = s.look_at(100, 4.0)
+    assert float(mid.styles[0].std[0]) == pytest.approx(half + 1)
     assert mid.alpha == pytest.approx(0.5 + 0.5 * half / 10)
-    assert mid.mean.shape == (C,)
-    # Pure: the same frame, the same answer, in any order.
-    assert torch.equal(s.state_at(75, 3.0).mean, s.state_at(75, 3.0).mean)
+    assert mid.styles[0].mean.shape == (C,)
 
 
 def test_transition_window_is_centred_on_the_keyframe(files: Path) -> None:
@@ -162,11 +160,11 @@ alpha = 0.2
     assert mean_at(s, 1.0) == 5.0  # the mix of a and b
     second = resolved.keyframes[1].keyframe
     assert second.styles == resolved.keyframes[0].keyframe.styles and second.preserve_color  # inherited
-    assert s.state_at(200, 8.0).alpha == 1.0
-    assert s.state_at(225, 9.0).alpha == pytest.approx(1 - 0.8 * 0.15625)
-    assert s.state_at(250, 10.0).alpha == pytest.approx(0.6)
-    assert s.state_at(300, 12.0).alpha == pytest.approx(0.2)
-    assert s.state_at(0, 0.0).preserve_color == 1.0
+    assert s.look_at(200, 8.0).alpha == 1.0
+    assert s.look_at(225, 9.0).alpha == pytest.approx(1 - 0.8 * 0.15625)
+    assert s.look_at(250, 10.0).alpha == pytest.approx(0.6)
+    assert s.look_at(300, 12.0).alpha == pytest.approx(0.2)
+    assert s.look_at(0, 0.0).preserve_color == 1.0
 
 
 def test_styles_are_loaded_once_per_distinct_file(files: Path) -> None:
@@ -214,7 +212,7 @@ def test_style_at_shorthand(files: Path, monkeypatch) -> None:
 
     with pytest.raises(SettingsError, match="only the first style"):
         timeline_from_styles(["a.jpg@1s", "b.jpg"])
-    with pytest.raises(SettingsError, match="--transition needs"):
+    with pytest.raises(SettingsError, match="a transition needs"):
         timeline_from_styles(["a.jpg", "b.jpg"], transition=1.0)
     with pytest.raises(InputError, match="style file not found"):
         timeline_from_styles(["a.jpg", "nope.jpg@2s"])
@@ -279,7 +277,7 @@ def test_detected_cut_times_place_shot_keyframes(files: Path) -> None:
         ('[[keyframe]]\nat = 0\n', SettingsError, "the first keyframe needs a style"),
         ('', SettingsError, "no keyframes"),
         (KF_A + '[[keyframe]]\nat = 1\ncurve = "bouncy"\n', SettingsError, "keyframe 2: curve: curve = 'bouncy'"),
-        (KF_A + '[[keyframe]]\nat = 1\nalpha = 2\n', SettingsError, "keyframe 2: alpha = 2"),
+        (KF_A + '[[keyframe]]\nat = 1\nalpha = 2\n', SettingsError, "keyframe 2: alpha must be a number between 0 and 1, got 2"),
         (KF_A + '[[keyframe]]\nat = 1\ncurve = "hold"\ntransition = 1\n', SettingsError, "a transition needs"),
         (KF_A + '[[keyframe]]\nat = 1\nstyles = ["a.jpg", "b.jpg"]\nmasks = ["m.png", "m.png", "m.png"]\n',
          SettingsError, "3 masks for 2 styles"),
@@ -339,48 +337,68 @@ def test_cli_timeline_check_prints_the_schedule(files: Path, clip: Path) -> None
     assert res.exit_code == 2 and "keyframe 1: style: style file not found" in res.output
 
 
+@pytest.mark.parametrize("clip_name", ["vtest_audio.mp4", "vtest_5s.mp4"])
+def test_the_example_timeline_fits_the_bundled_clips(clip_name: str) -> None:
+    root = Path(__file__).resolve().parents[1]
+    res = CliRunner().invoke(main, ["timeline", "check", str(root / "examples" / "timeline.toml"),
+                                    str(root / "examples" / "media" / clip_name)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert res.stderr == ""  # no keyframe moved, nothing to warn about
+    assert "00:00:04.000 │    40" in res.stdout and "smooth 2.50-3.50 s" in res.stdout
+
+
 # --------------------------------------------------------------------------- #
 # Pipeline hand-off and rendering (a randomly initialised decoder)
 # --------------------------------------------------------------------------- #
 
 
-def test_pipeline_can_hand_the_whole_batch(monkeypatch) -> None:
-    from test_pipeline import FakeReader, FakeWriter
-
-    from vidstyle.pipeline import run_pipeline
-
-    seen = []
-
-    def process(batch):
-        seen.append((batch.indices, batch.times))
-        return batch.rgb
-
-    writer = FakeWriter()
-    run_pipeline(FakeReader(6), process, writer, batch_size=4, with_batch=True)
-    assert seen == [([0, 1, 2, 3], [0, 0.04, 0.08, 0.12]), ([4, 5], [0.16, 0.2])]
-    assert writer.got == list(range(6))
-
-
-def test_stylize_states_matches_a_constant_look(stylizer, tmp_path: Path) -> None:
-    from vidstyle.stylize import load_masks
-    from vidstyle.timeline import StyleState
-
-    frames = torch.rand(2, 3, 48, 64)
-    a = stylizer.load_style(DATA / "coffee.jpg")
-    look = stylizer.look([a], alpha=0.7, preserve_color=True)
-    state = StyleState(a.mean, a.std, 0.7, 1.0)
-    assert torch.allclose(stylizer.stylize_states(frames, [state, state]), stylizer.stylize(frames, look), atol=1e-5)
-
-    mask = tmp_path / "m.png"
+def test_one_look_per_frame_is_the_look_of_each_frame_alone(stylizer, tmp_path: Path) -> None:
+    """A batch of frames with different looks (a timeline) gives each frame what it gets on its own."""
     from PIL import Image
 
-    Image.fromarray(np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))).save(mask)
-    masked = stylizer.look([a], masks=load_masks([mask]))
-    mstate = StyleState(torch.stack([a.mean]), torch.stack([a.std]), 1.0, 0.0, masked.masks, masked.content_region)
-    plain = StyleState(a.mean, a.std, 1.0, 0.0)
-    out = stylizer.stylize_states(frames, [mstate, plain])
-    assert torch.allclose(out[:1], stylizer.stylize(frames[:1], masked), atol=1e-5)
-    assert torch.allclose(out[1:], stylizer.stylize(frames[1:], stylizer.look([a])), atol=1e-5)
+    from vidstyle.look import Look
+    from vidstyle.masks import MaskLoader
+
+    # One picture three times: the frames of the batch differ only by their looks.
+    frames = torch.rand(1, 3, 32, 32).expand(3, -1, -1, -1)
+    a, b = stylizer.load_style(DATA / "coffee.jpg"), stylizer.load_style(DATA / "chelsea.jpg")
+    mask = tmp_path / "m.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 32, dtype=np.uint8), (32, 1))).save(mask)
+    masked = Look.of([a], masks=MaskLoader((32, 32)).load([mask]).stills)
+    looks = [Look.of([a], alpha=0.7, preserve_color=True, color_method="luminance"), masked, Look.of([b])]
+    together = stylizer.stylize(frames, looks)
+    alone = torch.cat([stylizer.stylize(frames[i : i + 1], look) for i, look in enumerate(looks)])
+    assert float((together - alone).abs().max()) < 1e-4  # float rounding of batched convolutions
+    # The looks give pictures that differ far more than that, so a frame paired with another's look would fail.
+    assert min(float((alone[i] - alone[j]).abs().mean()) for i, j in ((0, 1), (0, 2), (1, 2))) > 1e-3
+
+
+def test_a_plain_run_is_a_timeline_of_one_keyframe(files: Path) -> None:
+    from vidstyle.settings import StyleSettings
+    from vidstyle.timeline import timeline_for
+
+    tl = timeline_for(StyleSettings([files / "a.jpg", files / "b.jpg"], weights=(0.25, 0.75), alpha=0.5,
+                                    preserve_color=True))
+    s = StyleSchedule.build(tl.resolve(FPS, 500), FakeLoader())
+    for frame in (0, 250, 499):
+        look = s.look_at(frame, frame / 25)
+        assert float(look.styles[0].mean[0]) == pytest.approx(7.5) and look.alpha == 0.5 and look.preserve_color == 1
+
+
+def test_looks_interpolate_within_their_range() -> None:
+    from vidstyle.look import Look
+
+    a = StyleStats(torch.zeros(C), torch.ones(C), "enc")
+    b = StyleStats(torch.full((C,), 10.0), torch.full((C,), 11.0), "enc")
+    start, end = Look.of([a], alpha=0.3), Look.of([b], alpha=1.0, preserve_color=True)
+    mid = start.towards(end, 0.25)
+    assert float(mid.styles[0].mean[0]) == pytest.approx(2.5) and float(mid.styles[0].std[0]) == pytest.approx(3.5)
+    assert mid.alpha == pytest.approx(0.475) and mid.preserve_color == pytest.approx(0.25)
+    assert start.towards(end, 1.0).alpha <= 1.0  # rounding never pushes alpha out of range
+    with pytest.raises(SettingsError, match="alpha must be"):
+        Look.of([a], alpha=1.5)
+    with pytest.raises(SettingsError, match="2 masks for 1 styles"):
+        Look.of([a], masks=torch.zeros(1, 2, 4, 4))
 
 
 def _decoded(path: Path) -> np.ndarray:
@@ -389,7 +407,9 @@ def _decoded(path: Path) -> np.ndarray:
 
 
 def test_render_follows_a_two_keyframe_timeline(stylizer, clip_factory, tmp_path: Path) -> None:
+    from conftest import LOSSLESS
     from vidstyle.render import stylize_video
+    from vidstyle.settings import Span, StyleSettings
 
     clip = clip_factory(ClipSpec("src", width=64, height=48, frames=10))
     a, b = DATA / "coffee.jpg", DATA / "chelsea.jpg"
@@ -404,15 +424,15 @@ def test_render_follows_a_two_keyframe_timeline(stylizer, clip_factory, tmp_path
 
     stylizer.load_style = counting
     try:
-        opts = dict(stylizer=stylizer, preset="ultrafast", crf=0)
-        res = stylize_video(clip, tmp_path / "tl.mp4", timeline=timeline, **opts)
+        opts = dict(stylizer=stylizer, encode=LOSSLESS)
+        res = stylize_video(clip, tmp_path / "tl.mp4", StyleSettings(timeline=timeline), **opts)
     finally:
         del stylizer.load_style
     assert res.frames == 10 and sorted(calls) == ["chelsea.jpg", "coffee.jpg"]
     assert any("after the end" in w for w in res.warnings)
-    only_a = _decoded(stylize_video(clip, tmp_path / "a.mp4", styles=[a], **opts).output)
-    only_b = _decoded(stylize_video(clip, tmp_path / "b.mp4", styles=[b], **opts).output)
-    half_b = _decoded(stylize_video(clip, tmp_path / "hb.mp4", styles=[b], alpha=0.5, **opts).output)
+    only_a = _decoded(stylize_video(clip, tmp_path / "a.mp4", StyleSettings([a]), **opts).output)
+    only_b = _decoded(stylize_video(clip, tmp_path / "b.mp4", StyleSettings([b]), **opts).output)
+    half_b = _decoded(stylize_video(clip, tmp_path / "hb.mp4", StyleSettings([b], alpha=0.5), **opts).output)
     out = _decoded(res.output)
     assert len(out) == 10
 
@@ -428,7 +448,8 @@ def test_render_follows_a_two_keyframe_timeline(stylizer, clip_factory, tmp_path
     assert dist(out[9], half_b[9]) < 0.1 * dist(out[9], only_b[9])
 
     # A farm-style chunk renders the same frames as the whole run.
-    part = _decoded(stylize_video(clip, tmp_path / "part.mp4", timeline=timeline, frames=(4, 8), **opts).output)
+    part = _decoded(stylize_video(clip, tmp_path / "part.mp4", StyleSettings(timeline=timeline),
+                                  span=Span(frames=(4, 8)), **opts).output)
     assert max(dist(part[k], out[4 + k]) for k in range(4)) < 0.1 * dist(out[5], only_b[5])
 
 
@@ -446,10 +467,10 @@ def test_cli_run_style_at_shorthand(stylizer, clip_factory, tmp_path: Path, monk
     assert len(_decoded(tmp_path / "o.mp4")) == 6
 
     res = runner.invoke(main, [*base, "--style", str(a), "--timeline", str(tmp_path / "t.toml")])
-    assert res.exit_code == 2 and "--timeline sets styles" in res.output
+    assert res.exit_code == 2 and "a timeline sets styles" in res.output and "--timeline, --style" in res.output
     res = runner.invoke(main, [*base, "--style", str(a), "--style", f"{b}@1s", "--style-weights", "0.5,0.5"])
     assert res.exit_code == 2 and "need a --timeline file" in res.output
     res = runner.invoke(main, [*base, "--style", str(a), "--style", f"{b}@-1s"])
     assert res.exit_code == 2, res.output
     res = runner.invoke(main, [*base])
-    assert res.exit_code == 2 and "give at least one --style" in res.output
+    assert res.exit_code == 2 and "give at least one style, or a timeline (options --style, --timeline)" in res.output

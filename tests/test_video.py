@@ -12,6 +12,7 @@ import torch
 from conftest import ClipSpec
 from mediautil import audio_durations, audio_packets, frame_times, frames_rgb
 from vidstyle.errors import SettingsError
+from vidstyle.settings import EncodeSettings, Span
 from vidstyle.video import (
     FrameReader,
     FrameWriter,
@@ -24,11 +25,10 @@ from vidstyle.video import (
 )
 
 
-def render(src: Path, dest: Path, process=lambda x: x, batch: int = 4, **kwargs) -> FrameWriter:
+def render(src: Path, dest: Path, process=lambda x: x, batch: int = 4, span: Span = Span(), **encode) -> FrameWriter:
     """Reader -> process -> writer in one thread (the pipeline has its own tests)."""
-    range_kw = {k: kwargs.pop(k) for k in ("start", "end", "frames") if k in kwargs}
-    with FrameReader(src, **range_kw) as reader:
-        with FrameWriter(dest, reader.info, range=reader.range, **kwargs) as writer:
+    with FrameReader(src, span) as reader:
+        with FrameWriter(dest, reader.info, EncodeSettings(**encode), range=reader.range) as writer:
             for b in reader.iter_batches(batch):
                 writer.write(b.indices, b.pts, process(b.rgb))
     return writer
@@ -114,7 +114,7 @@ def test_odd_size_warns_about_444(clip_odd: Path, tmp_path: Path) -> None:
 
 def test_odd_size_with_420_is_refused(clip_odd: Path, tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="even frame size"):
-        FrameWriter(tmp_path / "o.mp4", probe(clip_odd), pix_fmt="yuv420p")
+        FrameWriter(tmp_path / "o.mp4", probe(clip_odd), EncodeSettings(pix_fmt="yuv420p"))
 
 
 # --------------------------------------------------------------------------- ranges
@@ -122,7 +122,7 @@ def test_odd_size_with_420_is_refused(clip_odd: Path, tmp_path: Path) -> None:
 
 def test_frame_range_gives_exactly_those_frames_and_audio(clip_audio: Path, tmp_path: Path) -> None:
     dest = tmp_path / "cut.mp4"
-    render(clip_audio, dest, frames=(5, 17), crf=0, preset="ultrafast")
+    render(clip_audio, dest, span=Span(frames=(5, 17)), crf=0, preset="ultrafast")
     src_times = frame_times(clip_audio)
     out_times = frame_times(dest)
     assert out_times == [t - src_times[5] for t in src_times[5:17]]
@@ -141,31 +141,31 @@ def test_frame_range_gives_exactly_those_frames_and_audio(clip_audio: Path, tmp_
 
 def test_time_range_and_timecodes(clip_audio: Path, tmp_path: Path) -> None:
     # 29.97 fps: frame 15 is at 0.5005 s, frame 23 at 0.767 s, frame 24 at 0.8008 s.
-    with FrameReader(clip_audio, start="0.5", end="00:00:00.8") as r:
+    with FrameReader(clip_audio, Span(start="0.5", end="00:00:00.8")) as r:
         assert (r.range.first, r.range.stop) == (15, 24)
         assert [i for b in r.iter_batches(4) for i in b.indices] == list(range(15, 24))
-    with FrameReader(clip_audio, start="00:00:00:15", end="00:00:00:20") as r:
+    with FrameReader(clip_audio, Span(start="00:00:00:15", end="00:00:00:20")) as r:
         assert (r.range.first, r.range.stop) == (15, 20)
 
 
 def test_vfr_range_keeps_irregular_spacing(clip_vfr: Path, tmp_path: Path) -> None:
     dest = tmp_path / "vfr_cut.mp4"
-    render(clip_vfr, dest, frames=(3, 10), preset="ultrafast")
+    render(clip_vfr, dest, span=Span(frames=(3, 10)), preset="ultrafast")
     src = frame_times(clip_vfr)
     assert frame_times(dest) == [t - src[3] for t in src[3:10]]
 
 
 def test_range_to_the_end_and_past_it(clip: Path) -> None:
-    with FrameReader(clip, start=0.5) as r:  # 25 fps: frame 13 onward
+    with FrameReader(clip, Span(start=0.5)) as r:  # 25 fps: frame 13 onward
         assert (r.range.first, r.range.stop) == (13, 24)
-    with FrameReader(clip, frames=(20, 999)) as r:
+    with FrameReader(clip, Span(frames=(20, 999))) as r:
         assert r.expected_frames == 4
     with pytest.raises(SettingsError, match="holds no frame"):
-        FrameReader(clip, start=5)
+        FrameReader(clip, Span(start=5))
     with pytest.raises(SettingsError, match="past the end"):
-        FrameReader(clip, frames=(30, 40))
+        FrameReader(clip, Span(frames=(30, 40)))
     with pytest.raises(SettingsError, match="not both"):
-        FrameReader(clip, start=0.1, frames=(0, 3))
+        Span(start=0.1, frames=(0, 3))
 
 
 @pytest.mark.parametrize(
@@ -230,11 +230,11 @@ def test_other_codecs(codec: str, suffix: str, clip_factory, tmp_path: Path) -> 
 def test_codec_container_mismatch_and_unknown(clip: Path, tmp_path: Path) -> None:
     info = probe(clip)
     with pytest.raises(SettingsError, match="cannot go into"):
-        FrameWriter(tmp_path / "x.webm", info, codec="libx264")
+        FrameWriter(tmp_path / "x.webm", info, EncodeSettings(codec="libx264"))
     with pytest.raises(SettingsError, match="unknown codec"):
-        FrameWriter(tmp_path / "x.mp4", info, codec="nope")
+        FrameWriter(tmp_path / "x.mp4", info, EncodeSettings(codec="nope"))
     with pytest.raises(SettingsError, match="crf"):
-        FrameWriter(tmp_path / "x.mp4", info, crf=99)
+        FrameWriter(tmp_path / "x.mp4", info, EncodeSettings(crf=99))
     with pytest.raises(SettingsError, match="extension"):
         FrameWriter(tmp_path / "x.gif", info)
 
@@ -249,4 +249,4 @@ def test_pcm_audio_into_mp4_is_reencoded(clip_factory, tmp_path: Path) -> None:
 def test_default_output_path() -> None:
     assert default_output_path("a/walk.avi") == Path("a/walk_styled.mp4")
     assert default_output_path("a/walk.mp4", codec="libvpx-vp9") == Path("a/walk_styled.webm")
-    assert default_output_path("a/x.mp4", suffix="") != Path("a/x.mp4")
+    assert default_output_path("a/walk.mov", codec="prores") == Path("a/walk_styled.mov")

@@ -8,8 +8,9 @@ import av
 import numpy as np
 import pytest
 
-from conftest import ClipSpec
+from conftest import FAST, ClipSpec
 from vidstyle.errors import InputError, OutputError, RenderError
+from vidstyle.settings import Span
 from vidstyle.video import FrameReader, FrameWriter, probe
 
 
@@ -63,7 +64,7 @@ def test_truncated_file_with_index_fails_the_render(clip_factory, tmp_path: Path
     cut.write_bytes(src.read_bytes()[: src.stat().st_size * 2 // 3])
     dest = tmp_path / "out.mp4"
     with pytest.raises(RenderError, match="truncated"):
-        with FrameReader(cut) as r, FrameWriter(dest, r.info, range=r.range, preset="ultrafast") as w:
+        with FrameReader(cut) as r, FrameWriter(dest, r.info, FAST, range=r.range) as w:
             for b in r.iter_batches(4):
                 w.write(b.indices, b.pts, b.rgb)
     assert not dest.exists() and not [p for p in tmp_path.iterdir() if ".partial" in p.name]
@@ -108,7 +109,7 @@ def test_existing_output_is_kept_without_overwrite(clip: Path, tmp_path: Path) -
 def test_overwrite_replaces(clip: Path, tmp_path: Path) -> None:
     dest = tmp_path / "out.mp4"
     dest.write_bytes(b"old")
-    with FrameReader(clip) as r, FrameWriter(dest, r.info, overwrite=True, preset="ultrafast") as w:
+    with FrameReader(clip) as r, FrameWriter(dest, r.info, FAST, overwrite=True) as w:
         for b in r.iter_batches(8):
             w.write(b.indices, b.pts, b.rgb)
     assert probe(dest).frame_count == 24
@@ -126,12 +127,12 @@ def test_output_is_the_input(clip: Path, overwrite: bool) -> None:
 
 def test_unwritable_folder_while_opening(clip: Path, tmp_path: Path, monkeypatch) -> None:
     # Root ignores permission bits, so simulate the refusal where it happens.
-    import vidstyle.video as video
+    import vidstyle.outputs as outputs
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(video.os, "open", refuse)
+    monkeypatch.setattr(outputs.os, "open", refuse)
     with pytest.raises(OutputError, match="cannot write into"):
         with FrameWriter(tmp_path / "out.mp4", probe(clip)):
             pass
@@ -142,7 +143,7 @@ def test_interrupted_write_leaves_nothing(clip_audio: Path, tmp_path: Path, exc:
     dest = tmp_path / "out.mp4"
     before = clip_audio.read_bytes()
     with pytest.raises(type(exc)):
-        with FrameReader(clip_audio) as r, FrameWriter(dest, r.info, preset="ultrafast") as w:
+        with FrameReader(clip_audio) as r, FrameWriter(dest, r.info, FAST) as w:
             for k, b in enumerate(r.iter_batches(4)):
                 if k == 2:
                     raise exc
@@ -155,7 +156,7 @@ def test_interrupted_write_leaves_nothing(clip_audio: Path, tmp_path: Path, exc:
 def test_disk_full_is_an_output_error(clip: Path, tmp_path: Path, monkeypatch) -> None:
     dest = tmp_path / "out.mp4"
     with pytest.raises(OutputError, match="disk is full"):
-        with FrameReader(clip) as r, FrameWriter(dest, r.info, preset="ultrafast") as w:
+        with FrameReader(clip) as r, FrameWriter(dest, r.info, FAST) as w:
             monkeypatch.setattr(w, "_out", _FullDisk(w._out))
             for b in r.iter_batches(4):
                 w.write(b.indices, b.pts, b.rgb)
@@ -180,7 +181,7 @@ class _FullDisk:
 def test_missing_frame_is_refused(clip: Path, tmp_path: Path) -> None:
     dest = tmp_path / "out.mp4"
     with pytest.raises(RenderError, match="frame 4 is missing"):
-        with FrameReader(clip) as r, FrameWriter(dest, r.info, preset="ultrafast") as w:
+        with FrameReader(clip) as r, FrameWriter(dest, r.info, FAST) as w:
             for k, b in enumerate(r.iter_batches(4)):
                 if k != 1:  # skip the second batch
                     w.write(b.indices, b.pts, b.rgb)
@@ -190,7 +191,7 @@ def test_missing_frame_is_refused(clip: Path, tmp_path: Path) -> None:
 def test_short_range_is_refused_at_close(clip: Path, tmp_path: Path) -> None:
     dest = tmp_path / "out.mp4"
     with pytest.raises(RenderError, match="wrote 4 frames but the range has 8"):
-        with FrameReader(clip, frames=(0, 8)) as r, FrameWriter(dest, r.info, range=r.range) as w:
+        with FrameReader(clip, Span(frames=(0, 8))) as r, FrameWriter(dest, r.info, range=r.range) as w:
             b = next(iter(r.iter_batches(4)))
             w.write(b.indices, b.pts, b.rgb)
     assert not dest.exists() and not [p for p in tmp_path.iterdir() if ".partial" in p.name]

@@ -33,10 +33,11 @@ Two ways to match in ``"output"`` mode (``method``):
 """
 from __future__ import annotations
 
-import kornia
 import torch
 from torch.nn import functional as F
 
+# The names are read without kornia (settings and looks check them); kornia is
+# imported by the functions that convert colours.
 MODES = ("output", "style")
 METHODS = ("luminance", "histogram")
 
@@ -69,6 +70,8 @@ def preserve_colors(image: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     Shape:
         image ``(B, 3, H, W)``, content ``(B or 1, 3, H', W')`` RGB in [0, 1] -> ``(B, 3, H, W)``.
     """
+    import kornia
+
     lab = kornia.color.rgb_to_lab(image.float().clamp(0, 1))
     ref = kornia.color.rgb_to_lab(content.float().clamp(0, 1))
     ab = match_histograms(lab[:, 1:], ref[:, 1:])
@@ -85,6 +88,8 @@ def transfer_luminance(image: torch.Tensor, content: torch.Tensor) -> torch.Tens
     Shape:
         image ``(B, 3, H, W)``, content ``(B or 1, 3, H', W')`` RGB in [0, 1] -> ``(B, 3, H, W)``.
     """
+    import kornia
+
     lab = kornia.color.rgb_to_lab(image.float().clamp(0, 1))
     ref = content.float().clamp(0, 1)
     if ref.shape[-2:] != image.shape[-2:]:

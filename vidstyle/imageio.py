@@ -136,15 +136,26 @@ def _write_png16(path: Path, rgb: torch.Tensor) -> None:
             out.mux(packet)
 
 
+# The smallest side the network works at: relu4_1 is 1/8 of the picture, and
+# the decoder's first reflection padding needs at least 2 features each way.
+MIN_WORKING_SIDE = 16
+
+
 def working_size(height: int, width: int, max_side: int, multiple: int = 8) -> tuple[int, int]:
-    """The size the network works at: longest side at most ``max_side``, sides multiples of 8.
+    """The size the network works at: longest side at most ``max_side``, sides multiples of 8, at least 16.
 
     Multiples of 8 because the encoder pools three times and the decoder upsamples
-    three times: other sizes would come back cropped.
+    three times: other sizes would come back cropped. At least 16 so that a tiny
+    picture (a 2x2 video) still gives the decoder 2x2 features to pad; it is
+    scaled back down afterwards.
+
+    >>> working_size(1080, 1920, 512), working_size(2, 2, 512)
+    ((288, 512), (16, 16))
     """
     scale = min(1.0, max_side / max(height, width))
-    h = max(multiple, int(round(height * scale / multiple)) * multiple)
-    w = max(multiple, int(round(width * scale / multiple)) * multiple)
+    side = math.ceil(MIN_WORKING_SIDE / multiple) * multiple
+    h = max(side, int(round(height * scale / multiple)) * multiple)
+    w = max(side, int(round(width * scale / multiple)) * multiple)
     return h, w
 
 

@@ -1,23 +1,25 @@
-"""Masks for spatial control on video: still images and mask videos, fitted and read in step.
+"""Masks for spatial control: still images and mask videos, checked, fitted and read in step.
 
-A mask entry (``--mask`` or a keyframe's ``masks``) is either a greyscale
-image, one mask for every frame, or a *mask video*: one mask frame per frame
-of the input, aligned by frame index. Which one is decided by probing the file
-(:func:`is_video`): anything Pillow reads as a single picture stays an image.
+A mask entry (``masks`` of the style settings or of a timeline keyframe) is
+either a greyscale image, one mask for every frame, or, for a video, a *mask
+video*: one mask frame per frame of the input, aligned by frame index. Which
+one is decided by probing the file (:func:`is_video`): anything Pillow reads as
+a single picture stays an image.
 
 Everything is checked before the first frame is rendered (:class:`MaskLoader`):
 a missing or unreadable file, a mask video whose frame count differs from the
-input's (an :class:`~vidstyle.errors.InputError` naming the file and both
-counts). A mask of another size than the video is resized to it, with a
-warning in the result (the library never prints).
+input's, a mask of another shape than the frame (:func:`fit_mask`: an error,
+because stretched regions would fall elsewhere than drawn). A mask of the same
+shape at another resolution is resized, with a warning in the result (the
+library never prints).
 
-During the render, :class:`MaskedReader` decodes every mask video through
+During a render, :class:`MaskedReader` decodes every mask video through
 :class:`~vidstyle.video.FrameReader` over the same frame range as the input,
 batch for batch with it in the reader thread (streaming: memory stays flat),
-and hands the masks on with each :class:`MaskedBatch`. The model stage puts
-each frame's masks into its look with :func:`fill`.
+and hands the masks on in each batch's ``masks``; each frame's look takes its
+row (:meth:`vidstyle.look.Look.for_frame`).
 
-Shapes: masks are ``(B, K, H, W)`` in [0, 1] at the video's size; the model
+Shapes: masks are ``(B, K, H, W)`` in [0, 1] at the frame's size; the model
 resizes them to its feature map, feathers and normalises them
 (:func:`vidstyle.stats.spatial_adain`).
 """
@@ -25,20 +27,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TypeVar
 
 import torch
 
 from .errors import InputError, RenderError
 from .imageio import read_image, resize
-from .video import FrameBatch, FrameRange, FrameReader, VideoInfo, probe
+from .settings import Span
+from .video import FrameBatch, FrameRange, FrameReader, VideoInfo, count_frames, probe
 
-__all__ = ["is_video", "MaskSet", "MaskLoader", "MaskedBatch", "MaskedReader", "fill", "fill_masks"]
+__all__ = ["is_video", "fit_mask", "MaskSet", "MaskLoader", "MaskedReader"]
 
-T = TypeVar("T")
+# How far a mask's aspect ratio may differ from the frame's and still be the
+# same shape: encoders pad heights to a multiple of 16 (1088 for 1080, 0.7%).
+SHAPE_TOLERANCE = 0.01
 
 
 def is_video(path: str | os.PathLike[str]) -> bool:
@@ -73,96 +77,77 @@ def _grey(rgb: torch.Tensor) -> torch.Tensor:
     return rgb.mean(dim=1, keepdim=True).clamp(0, 1)
 
 
-def _exact_frames(info: VideoInfo) -> int:
-    """The exact number of frames: the container's when exact, else by counting packets (no decoding)."""
-    if info.frame_count_exact:
-        return info.frame_count
-    from .video import _count_packets, _open_input, _video_stream
+def fit_mask(mask: torch.Tensor, size: tuple[int, int], name: str) -> tuple[torch.Tensor, str | None]:
+    """A mask at the frame's size, and the warning to give when it had to be resized.
 
-    with _open_input(info.path) as c:
-        return len(_count_packets(c, _video_stream(c, info.path)))
+    ``name`` says which mask in the messages (``"mask sky.png"``).
+
+    The one rule for masks of another size: the same shape (aspect ratio within
+    1%) at another resolution is resized; another shape is an error, since a
+    stretched mask puts its regions elsewhere than they were drawn, and that
+    would only show after the render.
+
+    Shape:
+        ``(1, K, h, w)`` -> ``(1, K, H, W)`` for ``size = (H, W)``.
+
+    Raises:
+        InputError: the mask's shape differs from the frame's.
+    """
+    (mh, mw), (h, w) = tuple(mask.shape[-2:]), size
+    if (mh, mw) == (h, w):
+        return mask, None
+    if abs(mh / mw - h / w) > SHAPE_TOLERANCE * (h / w):
+        raise InputError(
+            f"{name} is {mw}x{mh} but the frame is {w}x{h}: a mask needs the frame's shape "
+            f"(make it {w}x{h}, or any size of the same aspect ratio)", settings="masks",
+        )
+    return resize(mask, size).clamp(0, 1), f"{name} is {mw}x{mh} but the frame is {w}x{h}: resized to {w}x{h}"
 
 
 @dataclass(frozen=True)
 class MaskSet:
-    """The masks of one keyframe (or of a whole ``--mask`` render), as given.
+    """The masks of one keyframe (or of a whole render's settings), checked and fitted.
 
-    ``stills`` is ``(1, K, H, W)`` at the video's size with the still masks in
+    ``stills`` is ``(1, K, H, W)`` at the frame's size with the still masks in
     place and zeros where a mask video goes; ``streams[k]`` names the mask video
-    of slot ``k`` (None for a still); :func:`fill_masks` puts the frames' masks in.
+    of slot ``k`` (None for a still). A look made from them fills each frame's
+    masks in with :meth:`vidstyle.look.Look.for_frame`.
     """
 
     paths: tuple[Path, ...]
     stills: torch.Tensor
     streams: tuple[str | None, ...]
 
-    @property
-    def has_video(self) -> bool:
-        return any(s is not None for s in self.streams)
-
-
-def fill_masks(
-    stills: torch.Tensor,
-    streams: Sequence[str | None],
-    decoded: Mapping[str, torch.Tensor],
-    rows: slice | int = slice(None),
-) -> torch.Tensor:
-    """The masks of some frames of a batch: still slots from ``stills``, the others from the mask videos.
-
-    ``decoded[name]`` is the batch's frames of mask video ``name``
-    (:attr:`MaskedBatch.masks`); ``rows`` picks frames of the batch.
-
-    Shape:
-        stills ``(1, K, H, W)``; decoded ``(B, 1, H, W)`` each -> ``(b, K, H, W)``
-        (``(1, K, H, W)`` for an int ``rows``).
-    """
-    if not any(streams):
-        return stills
-    rows = slice(rows, rows + 1) if isinstance(rows, int) else rows
-    first = next(decoded[s] for s in streams if s is not None)[rows]
-    out = stills.expand(first.shape[0], -1, -1, -1).clone()
-    for k, name in enumerate(streams):
-        if name is not None:
-            out[:, k : k + 1] = decoded[name][rows]
-    return out
-
-
-def fill(look: T, decoded: Mapping[str, torch.Tensor], rows: slice | int = slice(None)) -> T:
-    """A :class:`~vidstyle.stylize.Look` or :class:`~vidstyle.timeline.StyleState` with the frames' masks in place.
-
-    Unchanged when it has no mask video; otherwise its ``masks`` become those
-    of the batch rows ``rows`` and its ``mask_streams`` are cleared.
-    """
-    if not any(look.mask_streams):
-        return look
-    masks = fill_masks(look.masks, look.mask_streams, decoded, rows)
-    return replace(look, masks=masks, mask_streams=())
-
 
 class MaskLoader:
-    """Loads and checks mask files against one input video, each file once.
+    """Loads and checks mask files for frames of one size, each file once.
 
     Args:
-        info: the input video's :class:`~vidstyle.video.VideoInfo`.
+        size: the frame's ``(height, width)``.
+        video: the input video, for a video: mask videos must have its frame
+            count. None for a still image, which takes mask images only.
 
     After :meth:`load`, ``warnings`` holds one line per resized mask and
     ``videos`` every mask video used (name -> its info), for :class:`MaskedReader`.
     """
 
-    def __init__(self, info: VideoInfo) -> None:
-        self.info = info
-        self.size = (info.height, info.width)
+    def __init__(self, size: tuple[int, int], video: VideoInfo | None = None) -> None:
+        self.size = (int(size[0]), int(size[1]))
+        self.video = video
         self.warnings: list[str] = []
         self.videos: dict[str, VideoInfo] = {}
         self._stills: dict[Path, torch.Tensor] = {}
         self._input_frames: int | None = None
 
-    def load(self, paths: Sequence[str | os.PathLike[str]], where: str = "--mask") -> MaskSet:
+    def load(self, paths: Sequence[str | os.PathLike[str]], where: str = "") -> MaskSet:
         """Check every mask of one set and return it as a :class:`MaskSet`.
 
+        ``where`` (a timeline keyframe) starts the messages.
+
         Raises:
-            InputError: a file is missing or unreadable, or a mask video's frame
-                count differs from the input's (the message names both counts).
+            InputError: a file is missing or unreadable, a mask has another
+                shape than the frame, or a mask video's frame count differs from
+                the input's (the message names both counts).
         """
         stills = torch.zeros(1, len(paths), *self.size)
         streams: list[str | None] = []
@@ -170,82 +155,72 @@ class MaskLoader:
             if is_video(p):
                 streams.append(self._video(p, where))
             else:
-                stills[:, k : k + 1] = self._still(p)
+                stills[:, k : k + 1] = self._still(p, where)
                 streams.append(None)
         return MaskSet(tuple(map(Path, paths)), stills, tuple(streams))
 
-    def _still(self, path: Path) -> torch.Tensor:
+    def _still(self, path: Path, where: str) -> torch.Tensor:
         if path not in self._stills:
-            grey = _grey(read_image(path).rgb)
-            self._stills[path] = self._fit(grey, path, "mask")
+            mask, warning = fit_mask(_grey(read_image(path).rgb), self.size, _named(where, "mask", path))
+            self._stills[path] = mask
+            self.warnings += [warning] if warning else []
         return self._stills[path]
 
     def _video(self, path: Path, where: str) -> str:
         name = str(path)
         if name in self.videos:
             return name
+        if self.video is None:
+            raise InputError(f"{_named(where, 'mask', path)} is a video; a still image takes mask images",
+                             settings="masks")
         info = probe(path)
         if self._input_frames is None:
-            self._input_frames = _exact_frames(self.info)
-        n, m = self._input_frames, _exact_frames(info)
+            self._input_frames = count_frames(self.video)
+        n, m = self._input_frames, count_frames(info)
         if m != n:
             raise InputError(
-                f"{where}: mask video {path} has {m} frames but {self.info.path} has {n}: "
-                "a mask video needs exactly one frame per frame of the input"
+                f"{_named(where, 'mask video', path)} has {m} frames but {self.video.path} has {n}: "
+                "a mask video needs exactly one frame per frame of the input", settings="masks",
             )
-        if (info.height, info.width) != self.size:
-            self.warnings.append(self._size_warning(path, "mask video", (info.height, info.width)))
-        if Fraction(info.fps) != Fraction(self.info.fps):
+        # Only the size is checked here: the reader scales each frame on decoding.
+        _, warning = fit_mask(torch.zeros(1, 1, info.height, info.width), self.size,
+                              _named(where, "mask video", path))
+        self.warnings += [warning] if warning else []
+        if Fraction(info.fps) != Fraction(self.video.fps):
             self.warnings.append(
-                f"mask video {path} runs at {float(info.fps):g} fps but the video at {float(self.info.fps):g} fps: "
+                f"mask video {path} runs at {float(info.fps):g} fps but the video at {float(self.video.fps):g} fps: "
                 "its frames are used by number, frame for frame"
             )
         self.videos[name] = info
         return name
 
-    def _fit(self, mask: torch.Tensor, path: Path, what: str) -> torch.Tensor:
-        got = tuple(mask.shape[-2:])
-        if got == self.size:
-            return mask
-        self.warnings.append(self._size_warning(path, what, got))
-        return resize(mask, self.size).clamp(0, 1)
 
-    def _size_warning(self, path: Path, what: str, got: tuple[int, int]) -> str:
-        (mh, mw), (h, w) = got, self.size
-        shape = "" if abs(mh / mw - h / w) <= 0.01 * (h / w) else ", stretched: its shape differs"
-        return f"{what} {path} is {mw}x{mh} but the video is {w}x{h}: resized to {w}x{h}{shape}"
-
-
-@dataclass
-class MaskedBatch(FrameBatch):
-    """A :class:`~vidstyle.video.FrameBatch` with the same frames of every mask video.
-
-    Shape:
-        ``masks[name]``: ``(B, 1, H, W)`` in [0, 1] at the input's size.
-    """
-
-    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+def _named(where: str, what: str, path: Path) -> str:
+    return f"{where}: {what} {path}" if where else f"{what} {path}"
 
 
 class MaskedReader:
     """The input's :class:`~vidstyle.video.FrameReader` with the mask videos decoded in step.
 
     Each mask video is read over the input's frame range, at the input's size
-    (FFmpeg's area scaler when it differs), batch for batch with the input;
-    a frame missing on either side is a :class:`~vidstyle.errors.RenderError`.
-    A context manager, like the reader it wraps.
+    (FFmpeg's area scaler when it differs), batch for batch with the input,
+    into each batch's ``masks``; a frame missing on either side is a
+    :class:`~vidstyle.errors.RenderError`. A context manager, like the reader it wraps.
     """
 
     def __init__(self, reader: FrameReader, videos: Mapping[str, VideoInfo]) -> None:
         self.reader = reader
         rng: FrameRange = reader.range
         size = (reader.info.width, reader.info.height)
-        frames = None if rng.whole else (rng.first, rng.stop)
+        span = Span() if rng.whole else Span(frames=(rng.first, rng.stop))
         self.masks = {
-            name: FrameReader(info.path, frames=frames, info=info,
-                              scale_to=None if (info.width, info.height) == size else size)
+            name: FrameReader(info.path, span, info=info, scale_to=None if (info.width, info.height) == size else size)
             for name, info in videos.items()
         }
+
+    @property
+    def range(self) -> FrameRange:
+        return self.reader.range
 
     @property
     def frames_read(self) -> int:
@@ -262,19 +237,18 @@ class MaskedReader:
             r.close()
         self.reader.close()
 
-    def iter_batches(self, batch_size: int) -> Iterator[MaskedBatch]:
+    def iter_batches(self, batch_size: int) -> Iterator[FrameBatch]:
         its = {name: r.iter_batches(batch_size) for name, r in self.masks.items()}
         try:
             for batch in self.reader.iter_batches(batch_size):
-                masks = {}
                 for name, it in its.items():
                     got = next(it, None)
                     if got is None or got.indices != batch.indices:
                         at = batch.indices[0] if got is None else next(
                             (a for a, b in zip(batch.indices, got.indices) if a != b), batch.indices[-1])
                         raise RenderError(f"mask video {name} has no frame {at} to go with the input's")
-                    masks[name] = _grey(got.rgb)
-                yield MaskedBatch(batch.indices, batch.pts, batch.times, batch.rgb, masks)
+                    batch.masks[name] = _grey(got.rgb)
+                yield batch
         finally:
             for it in its.values():
                 it.close()

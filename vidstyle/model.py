@@ -19,6 +19,7 @@ from safetensors.torch import load_file, safe_open
 from torch import nn
 from torch.nn import functional as F
 
+from .digest import file_sha256
 from .errors import WeightsError
 
 ENCODER_FILE = "vgg19_relu4_1.safetensors"
@@ -56,14 +57,6 @@ def weights_dir() -> Path:
         ) from None
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def expected_sums(folder: Path) -> dict[str, str]:
     sums = folder / SUMS_FILE
     if not sums.is_file():
@@ -85,7 +78,7 @@ def verified_path(name: str, folder: Path | None = None, *, what: str) -> Path:
     digest = expected_sums(folder).get(name)
     if digest is None:
         raise WeightsError(f"{path} has no entry in {folder / SUMS_FILE}: add its sha256 there")
-    actual = sha256_file(path)
+    actual = file_sha256(path)
     if actual != digest:
         raise WeightsError(
             f"{path} is damaged (sha256 {actual[:12]}… expected {digest[:12]}…): reinstall vidstyle or restore the file"
@@ -228,11 +221,11 @@ def _encoder_tensors(folder: str) -> tuple[dict[str, torch.Tensor], dict[str, to
     weights = dequantize(raw)
     norm_path = Path(folder) / NORM_FILE
     scales = None
-    ident = sha256_file(path)
+    ident = file_sha256(path)
     if norm_path.exists():
         norm_path = verified_path(NORM_FILE, Path(folder), what="encoder normalisation")
         scales, _ = _load(norm_path)
-        ident = hashlib.sha256((ident + sha256_file(norm_path)).encode()).hexdigest()
+        ident = hashlib.sha256((ident + file_sha256(norm_path)).encode()).hexdigest()
     return weights, scales, ident[:16]
 
 

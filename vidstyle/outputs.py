@@ -1,8 +1,8 @@
 """Atomic outputs: nothing appears at the destination until it is complete.
 
-The one place that decides whether a destination may be written and that
-creates the temporary file beside it; the image writer, the style writer and
-the video writer all go through here.
+The one place that decides whether a destination may be written, that
+creates the temporary file beside it, and that names an output by default;
+the image writer, the style writer and the video writer all go through here.
 """
 from __future__ import annotations
 
@@ -25,21 +25,36 @@ def same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def default_output(input: str | os.PathLike[str], extension: str, suffix: str = "_styled") -> Path:
+    """Where an output of ``input`` goes when none is named: ``<stem><suffix><extension>`` beside it.
+
+    Never the input itself: where the name would be the input's, ``_styled`` is added.
+
+    >>> default_output("shots/walk.mov", ".mp4"), default_output("art/a.jpg", ".style", "")
+    (PosixPath('shots/walk_styled.mp4'), PosixPath('art/a.style'))
+    """
+    src = Path(input)
+    out = src.with_name(f"{src.stem}{suffix}{extension}")
+    if out == src:
+        out = src.with_name(f"{src.stem}{suffix}_styled{extension}")
+    return out
+
+
 def check_destination(dest: Path, *, overwrite: bool, inputs: tuple[Path, ...] = ()) -> None:
     """Refuse a destination that is an input, exists (unless ``overwrite``) or cannot be written."""
     dest = Path(dest)
     for src in inputs:
         if same_file(dest, Path(src)):
-            raise OutputError(f"the output {dest} is the input itself; choose another name with -o")
+            raise OutputError(f"the output {dest} is the input itself; choose another output", settings="output")
     parent = dest.parent
     if not parent.exists():
-        raise OutputError(f"cannot write {dest}: folder {parent} does not exist")
+        raise OutputError(f"cannot write {dest}: folder {parent} does not exist", settings="output")
     if not parent.is_dir():
-        raise OutputError(f"cannot write {dest}: {parent} is not a folder")
+        raise OutputError(f"cannot write {dest}: {parent} is not a folder", settings="output")
     if dest.is_dir():
-        raise OutputError(f"cannot write {dest}: it is a folder")
+        raise OutputError(f"cannot write {dest}: it is a folder", settings="output")
     if dest.exists() and not overwrite:
-        raise OutputError(f"{dest} already exists; use -y/--overwrite to replace it")
+        raise OutputError(f"{dest} already exists; allow overwriting to replace it", settings="overwrite")
 
 
 def temporary_beside(dest: Path) -> Path:
@@ -62,7 +77,7 @@ def temporary_beside(dest: Path) -> Path:
 def commit(tmp: Path, dest: Path, *, overwrite: bool) -> None:
     """Move a finished temporary file onto ``dest``."""
     if dest.exists() and not overwrite:
-        raise OutputError(f"{dest} appeared while rendering; use -y/--overwrite to replace it")
+        raise OutputError(f"{dest} appeared while rendering; allow overwriting to replace it", settings="overwrite")
     os.replace(tmp, dest)
 
 

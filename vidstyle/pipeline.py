@@ -19,8 +19,8 @@ from typing import Protocol
 
 import torch
 
-from vidstyle.errors import RenderError
-from vidstyle.video import FrameBatch
+from .errors import RenderError
+from .video.reader import FrameBatch
 
 __all__ = ["PipelineStats", "run_pipeline", "BatchSource", "BatchSink"]
 
@@ -114,23 +114,21 @@ class _Shared:
 
 def run_pipeline(
     reader: BatchSource,
-    process: Callable[[torch.Tensor], torch.Tensor] | Callable[[FrameBatch], torch.Tensor],
+    process: Callable[[FrameBatch], torch.Tensor],
     writer: BatchSink,
     batch_size: int,
     on_progress: Callable[[int], None] | None = None,
     *,
     queue_size: int = 2,
     pin_memory: bool = False,
-    with_batch: bool = False,
 ) -> PipelineStats:
     """Decode, process and encode every batch, with the three stages overlapping.
 
     Args:
         reader: yields :class:`FrameBatch` es (a :class:`vidstyle.video.FrameReader`).
-        process: maps frames to frames; runs in the calling thread.
-            It gets the batch's tensor, or with ``with_batch`` the whole
-            :class:`FrameBatch` (its frame indices and times too, e.g. for a
-            style that changes over time).
+        process: the model stage: a :class:`FrameBatch` (frames, their
+            indices and times, mask-video frames) -> the processed frames;
+            runs in the calling thread.
         writer: takes processed frames (a :class:`vidstyle.video.FrameWriter`).
         batch_size: frames per batch.
         on_progress: called with the number of frames written so far, from
@@ -140,7 +138,7 @@ def run_pipeline(
             can copy it to the GPU with ``non_blocking=True``.
 
     Shape:
-        ``process``: ``(B, 3, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1].
+        ``process``: ``batch.rgb`` ``(B, 3, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1].
 
     Returns:
         :class:`PipelineStats`.
@@ -211,7 +209,7 @@ def run_pipeline(
                 break
             batch: FrameBatch = item  # type: ignore[assignment]
             t = time.perf_counter()
-            out = process(batch) if with_batch else process(batch.rgb)
+            out = process(batch)
             model_busy += time.perf_counter() - t
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(batch.rgb.shape):
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

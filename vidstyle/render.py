@@ -1,20 +1,36 @@
-"""Restyle a whole video (or a range of it): the library behind ``vidstyle run``."""
+"""Restyle a whole video (or a range of it): the library behind ``vidstyle run``.
+
+Every render takes the same path; a plain one is a timeline of one keyframe::
+
+    FrameReader            decoded batch: frames (B, 3, H, W), their indices and times, mask-video frames
+      -> StyleSchedule     one Look per frame (looks_for: pure in the frame's index and time)
+      -> Stylizer          encoder -> AdaIN with each frame's look -> decoder (stylize)
+      -> FrameWriter       uint8, encoded with the input's timestamps and audio
+
+:func:`stylize_batch` is the model stage between reader and writer; the three
+stages overlap in :func:`vidstyle.pipeline.run_pipeline`.
+"""
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .color import METHODS as COLOR_METHODS
-from .errors import SettingsError
-from .masks import MaskedReader, MaskLoader, MaskSet, fill
-from .pipeline import PipelineStats, run_pipeline
-from .stylize import DEFAULT_SIZE, Stylizer, check_alpha, check_weights
-from .timeline import ResolvedTimeline, StyleSchedule, Timeline, load_timeline
-from .video import FrameReader, FrameWriter, default_output_path, probe
+import torch
 
-__all__ = ["RenderResult", "stylize_video", "default_batch", "build_schedule"]
+from .masks import MaskedReader, MaskLoader
+from .pipeline import run_pipeline
+from .settings import EncodeSettings, ModelSettings, Span, StyleSettings
+from .stylize import Stylizer
+from .timeline import StyleSchedule, timeline_for
+from .video import FrameBatch, FrameReader, FrameWriter, VideoInfo, default_output_path, probe
+
+__all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch"]
+
+# Colour preservation on video defaults to the method that adds no flicker (see vidstyle.color).
+VIDEO_COLOR_METHOD = "luminance"
 
 
 @dataclass(frozen=True)
@@ -38,138 +54,105 @@ def default_batch(device_type: str, size: int) -> int:
     return 2
 
 
+def stylize_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch) -> torch.Tensor:
+    """The model stage of a render: each frame's look from the schedule, then one call to the model.
+
+    Shape:
+        ``batch.rgb`` ``(B, 3, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1].
+    """
+    return stylizer.stylize(batch.rgb, schedule.looks_for(batch))
+
+
+def _first_frame(info: VideoInfo) -> torch.Tensor:
+    """The video's first frame ``(1, 3, H, W)``: the colour reference of "style" mode.
+
+    The whole video's first frame, whatever range is rendered, so a farm
+    chunk matches the style images to the same colours as a single run.
+    """
+    with FrameReader(info.path, info=info) as reader:
+        return next(iter(reader.iter_batches(1))).rgb
+
+
 def stylize_video(
     input: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
+    style: StyleSettings | None = None,
     *,
-    styles: Sequence[str | os.PathLike[str]] = (),
-    weights: Sequence[float] | None = None,
-    alpha: float = 1.0,
-    preserve_color: bool = False,
-    masks: Sequence[str | os.PathLike[str]] | None = None,
-    size: int = DEFAULT_SIZE,
-    device: str = "auto",
-    batch: int | None = None,
-    codec: str = "libx264",
-    crf: int = 18,
-    preset: str = "medium",
-    pix_fmt: str | None = None,
-    start: str | float | None = None,
-    end: str | float | None = None,
-    frames: tuple[int, int] | str | None = None,
+    model: ModelSettings = ModelSettings(),
+    encode: EncodeSettings = EncodeSettings(),
+    span: Span = Span(),
     overwrite: bool = False,
-    on_progress: Callable[[int, int | None], None] | None = None,
-    stylizer: Stylizer | None = None,
-    timeline: "str | os.PathLike[str] | Timeline | None" = None,
-    color_method: str = "luminance",
-    shots: object | None = None,
     audio: bool = True,
+    shots: object | None = None,
+    shots_cache: str | os.PathLike[str] | None = None,
+    stylizer: Stylizer | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
 ) -> RenderResult:
-    """Restyle ``input`` after ``styles`` into ``output`` (default: ``<name>_styled.mp4`` beside it).
+    """Restyle ``input`` into ``output`` (default: ``<name>_styled.mp4`` beside it).
 
     Audio is stream-copied for the rendered range; nothing appears at
-    ``output`` until every frame is written and counted.
+    ``output`` until every frame is written and counted. Everything that can
+    fail cheaply (the input, the range, the timeline, masks, the encoder
+    settings, the destination) fails before the model loads.
 
     Args:
-        timeline: a TOML timeline file or a :class:`~vidstyle.timeline.Timeline`
-            (style changing over time), instead of ``styles``/``weights``/
-            ``alpha``/``preserve_color``/``masks``. It is checked against the
-            video before the model loads; its warnings join the result's.
-        masks: greyscale mask images, or mask videos with one frame per frame
-            of ``input`` (decoded in step with it): one per style, or one fewer.
-            A mask of another size is resized, with a warning in the result.
-        color_method: how ``preserve_color`` (and a timeline's) keeps the
-            content's colours: ``"luminance"`` (default: steady on video) or
-            ``"histogram"`` (per-frame histogram matching, as for stills); see
-            :mod:`vidstyle.color`.
-        on_progress: called as ``(frames_done, frames_total_or_None)`` from the
-            writer thread.
-        shots: the video's shot list (:class:`vidstyle.shots.ShotList`) for a
-            timeline whose keyframes name shots; a farm plan passes the one it
-            stored so every chunk places them alike.
+        style: what to render (:class:`~vidstyle.settings.StyleSettings`):
+            styles with their controls, or a timeline. Its warnings (a keyframe
+            moved, a mask resized) join the result's.
+        model: working size, device and batch.
+        encode: codec, quality, preset and pixel format of ``output``.
+        span: which part of ``input`` to render.
+        overwrite: replace ``output`` if it exists.
         audio: copy the input's audio into ``output`` (a farm chunk leaves it
             out: the assembled file gets the audio once).
+        shots: the video's shot list (:class:`vidstyle.shots.ShotList`) for a
+            timeline whose keyframes name shots; detected (and cached in
+            ``shots_cache``, by default the user's cache folder) when not given.
+        stylizer: a loaded :class:`~vidstyle.stylize.Stylizer` to use instead of
+            loading one from ``model``.
+        on_progress: called as ``(frames_done, frames_total_or_None)`` from the
+            writer thread.
 
     Raises:
-        InputError, SettingsError, OutputError, WeightsError, RenderError.
+        InputError, SettingsError, OutputError, WeightsError, RenderError, OutOfMemoryError.
     """
-    alpha = check_alpha(alpha)
-    if timeline is not None:
-        if styles or weights is not None or masks or alpha != 1.0 or preserve_color:
-            raise SettingsError(
-                "give either a timeline or styles (with weights, alpha, colour and masks), not both: "
-                "set those per keyframe in the timeline"
-            )
-    elif not styles:
-        raise SettingsError("give at least one style (--style) or a timeline (--timeline)")
-    if weights is not None:
-        check_weights(weights, len(styles))
-    if batch is not None and batch < 1:
-        raise SettingsError(f"--batch must be at least 1, got {batch}")
-    if masks and styles:
-        k, n = len(masks), len(styles)
-        if weights is not None:
-            raise SettingsError("--style-weights and --mask cannot be combined: each mask region takes one style")
-        if not (k == n or k == n - 1):
-            raise SettingsError(f"{k} masks for {n} styles: give one mask per style, or one fewer (the last style fills the rest)")
-    if color_method not in COLOR_METHODS:
-        raise SettingsError(f"unknown colour method {color_method!r}: use {' or '.join(COLOR_METHODS)}")
+    if style is None:
+        style = StyleSettings()  # raises: what to render is the one thing without a default
     src = Path(input)
     info = probe(src)
-    dest = Path(output) if output is not None else default_output_path(src, codec=codec)
+    dest = Path(output) if output is not None else default_output_path(src, codec=encode.codec)
+    reader = FrameReader(src, span, info=info)
+    timeline = timeline_for(style)
+    if timeline.uses_shots and shots is None:
+        # Only a timeline that names shots pays for the detection pass; the list
+        # is cached, so the farm's plan and any later run get the same one.
+        from .shots import shots_for
 
-    # Everything that can fail cheaply fails before the model is loaded.
-    reader = FrameReader(src, start=start, end=end, frames=frames, info=info)
-    resolved = None
-    if timeline is not None:
-        tl = timeline if isinstance(timeline, Timeline) else load_timeline(timeline)
-        if tl.uses_shots and shots is None:
-            # Only a timeline that names shots pays for the detection pass; the
-            # list is cached beside the input, so the farm's plan and any later
-            # run get the same one.
-            from .shots import shots_for
-
-            shots = shots_for(src, device=device)
-        resolved = tl.resolve(info.fps, info.frame_count, shots)
+        shots = shots_for(src, device=model.device, cache_dir=shots_cache)
+    resolved = timeline.resolve(info.fps, info.frame_count, shots)
     # Masks (stills and mask videos) are checked against the input here, each file once.
-    mask_loader = MaskLoader(info)
-    mask_set = mask_loader.load(list(masks)) if resolved is None and masks else None
-    mask_sets = {} if resolved is None else {
-        k.keyframe.masks: mask_loader.load(k.keyframe.masks, k.keyframe.where)
-        for k in resolved.keyframes if k.keyframe.masks
-    }
-    source = MaskedReader(reader, mask_loader.videos) if mask_loader.videos else reader
-    writer = FrameWriter(
-        dest, info, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, overwrite=overwrite, range=reader.range,
-        audio=audio,
-    )
-    stylizer = stylizer or Stylizer(device=device, size=size)
-    n = batch or default_batch(stylizer.device.type, stylizer.size)
+    masks = MaskLoader((info.height, info.width), info)
+    mask_sets = {k.keyframe.masks: masks.load(k.keyframe.masks, k.keyframe.where)
+                 for k in resolved.keyframes if k.keyframe.masks}
+    source = MaskedReader(reader, masks.videos) if masks.videos else reader
+    writer = FrameWriter(dest, info, encode, overwrite=overwrite, range=reader.range, audio=audio)
+
+    stylizer = stylizer or Stylizer(model.device, model.size)
+    reference = _first_frame(info) if style.color_mode == "style" else None
+    # The style images are encoded here, once for the whole video.
+    schedule = StyleSchedule.build(resolved, lambda path: stylizer.load_style(path, reference), mask_sets,
+                                   style.color_method or VIDEO_COLOR_METHOD)
     total = reader.expected_frames
-    if resolved is None:
-        # The style images are encoded here, once for the whole video.
-        look = stylizer.look(list(styles), weights, alpha, preserve_color,
-                             None if mask_set is None else mask_set.stills, color_method=color_method)
-        if mask_set is not None:
-            look = replace(look, mask_streams=mask_set.streams)
-
-        def process(batch):
-            return stylizer.stylize(batch.rgb, fill(look, getattr(batch, "masks", {})))
-    else:
-        schedule = build_schedule(resolved, stylizer, mask_sets)
-
-        def process(batch):
-            decoded = getattr(batch, "masks", {})
-            states = [fill(schedule.state_at(i, t), decoded, j) for j, (i, t) in enumerate(zip(batch.indices, batch.times))]
-            return stylizer.stylize_states(batch.rgb, states, color_method)
 
     def progress(done: int) -> None:
         if on_progress is not None:
             on_progress(done, total)
 
     with source, writer:
-        stats: PipelineStats = run_pipeline(
-            source, process, writer, n, progress, pin_memory=stylizer.device.type == "cuda", with_batch=True,
+        stats = run_pipeline(
+            source, functools.partial(stylize_batch, stylizer, schedule), writer,
+            model.batch or default_batch(stylizer.device.type, stylizer.size), progress,
+            pin_memory=stylizer.device.type == "cuda",
         )
         # Whatever the container claimed, every decoded frame must be written.
         writer.expected_frames = reader.frames_read
@@ -181,22 +164,5 @@ def stylize_video(
         decode_fps=stats.decode_fps,
         model_fps=stats.model_fps,
         encode_fps=stats.encode_fps,
-        warnings=[*(resolved.warnings if resolved is not None else ()), *mask_loader.warnings, *writer.warnings],
+        warnings=[*resolved.warnings, *masks.warnings, *writer.warnings],
     )
-
-
-def build_schedule(
-    resolved: ResolvedTimeline, stylizer: Stylizer, masks: Mapping[tuple, MaskSet] | None = None
-) -> StyleSchedule:
-    """Statistics for a resolved timeline: each style file encoded once.
-
-    ``masks`` maps each keyframe's mask paths to its :class:`~vidstyle.masks.MaskSet`
-    (loaded and checked against the video by :class:`~vidstyle.masks.MaskLoader`).
-    """
-    masks = masks or {}
-
-    def look(stats, mask_paths):
-        mset = masks[tuple(mask_paths)]
-        return replace(stylizer.look(stats, None, 1.0, False, mset.stills), mask_streams=mset.streams)
-
-    return StyleSchedule.build(resolved, stylizer.load_style, look)

@@ -4,7 +4,7 @@ A timeline may say "shot 3 gets this style"; for that the shot list has to be
 known before the frames it governs are rendered, and a farm chunk must see
 the same list as a single render. So shots are found by one decode-only pass
 at low resolution (:func:`detect_shots`), kept as a frozen :class:`ShotList`,
-cached beside the input (:func:`shots_for`) and carried in a farm plan.
+cached in the user's cache folder (:func:`shots_for`) and carried in a farm plan.
 
 How a cut is found (all batched on the device the tensors are on):
 
@@ -47,18 +47,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from vidstyle.errors import InputError, OutputError, SettingsError
+from .digest import InputIdentity
+from .errors import InputError, OutputError, SettingsError
+from .video.ranges import format_timecode
 
 __all__ = [
     "ShotSettings",
-    "InputIdentity",
     "ShotList",
     "cut_scores",
     "pick_cuts",
     "detect_shots",
     "shots_for",
+    "cache_dir",
     "cache_path",
-    "format_timecode",
 ]
 
 FORMAT = "vidstyle.shots/1"
@@ -110,51 +111,6 @@ class ShotSettings:
         if self.min_shot_frames is not None:
             return self
         return ShotSettings(**{**asdict(self), "min_shot_frames": max(1, round(Fraction(fps) / 2))})
-
-
-@dataclass(frozen=True)
-class InputIdentity:
-    """What says a cached shot list still belongs to its video file.
-
-    Size and modification time catch an edited or replaced file; the sha256 of
-    its first and last MiB catches one replaced with the same size and time.
-    """
-
-    size: int
-    mtime_ns: int
-    sha256_ends: str
-
-    @classmethod
-    def of(cls, path: str | os.PathLike[str]) -> InputIdentity:
-        path = Path(path)
-        try:
-            st = path.stat()
-            h = hashlib.sha256()
-            with path.open("rb") as f:
-                h.update(f.read(1 << 20))
-                if st.st_size > 2 << 20:
-                    f.seek(-(1 << 20), os.SEEK_END)
-                    h.update(f.read(1 << 20))
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{path} is a folder, not a video file") from None
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-        return cls(size=st.st_size, mtime_ns=st.st_mtime_ns, sha256_ends=h.hexdigest())
-
-
-def format_timecode(seconds: float) -> str:
-    """Seconds as ``HH:MM:SS.mmm`` (what ``--start``/``--end`` read back).
-
-    >>> format_timecode(3725.5)
-    '01:02:05.500'
-    """
-    ms = round(max(0.0, seconds) * 1000)
-    h, rest = divmod(ms, 3_600_000)
-    m, rest = divmod(rest, 60_000)
-    s, ms = divmod(rest, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
 @dataclass(frozen=True)
@@ -432,8 +388,8 @@ def detect_shots(
         InputError: the file is missing or not a video.
         RenderError: a frame failed to decode.
     """
-    from vidstyle.stylize import resolve_device  # lazy: stylize imports much more than we need
-    from vidstyle.video import FrameReader, probe
+    from .stylize import resolve_device  # lazy: stylize imports much more than we need
+    from .video import FrameReader, probe
 
     settings = (settings or ShotSettings()).check()
     path = Path(path)
@@ -480,16 +436,23 @@ def detect_shots(
 # --------------------------------------------------------------------------- #
 
 
-def cache_path(path: str | os.PathLike[str]) -> Path:
-    """Where the shot list of ``path`` is cached: ``.<name>.shots.json`` beside it."""
+def cache_dir() -> Path:
+    """The user's folder for shot lists: ``$XDG_CACHE_HOME/vidstyle/shots`` (``~/.cache/vidstyle/shots``).
+
+    Never beside the input: footage folders (and a repository's examples)
+    stay as they were.
+    """
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidstyle" / "shots"
+
+
+def cache_path(path: str | os.PathLike[str], folder: str | os.PathLike[str] | None = None) -> Path:
+    """Where the shot list of the video ``path`` is cached, in ``folder`` (default :func:`cache_dir`).
+
+    One file per video, named by a hash of its absolute path and its name.
+    """
     path = Path(path)
-    return path.with_name(f".{path.name}.shots.json")
-
-
-def _user_cache_path(path: Path) -> Path:
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidstyle" / "shots"
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-    return root / f"{key}-{path.name}.shots.json"
+    return Path(folder or cache_dir()) / f"{key}-{path.name}.shots.json"
 
 
 def _read_cache(candidate: Path, identity: InputIdentity, settings: ShotSettings) -> ShotList | None:
@@ -502,16 +465,15 @@ def _read_cache(candidate: Path, identity: InputIdentity, settings: ShotSettings
     return cached
 
 
-def _write_cache(shots: ShotList, dest: Path) -> bool:
-    from vidstyle.outputs import atomic_path
+def _write_cache(shots: ShotList, dest: Path) -> None:
+    from .outputs import atomic_path
 
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(dest, overwrite=True) as tmp:
             tmp.write_text(shots.to_json(), encoding="utf-8")
-        return True
     except (OutputError, OSError):
-        return False
+        pass  # a cache that cannot be written is no cache, not an error
 
 
 def shots_for(
@@ -520,20 +482,21 @@ def shots_for(
     device: str | torch.device = "auto",
     settings: ShotSettings | None = None,
     cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> ShotList:
     """The shot list of a video, from the cache when it still fits, else detected and cached.
 
-    The cache is ``.<name>.shots.json`` beside the video (see :func:`cache_path`);
-    where that folder is not writable, a file under ``$XDG_CACHE_HOME/vidstyle/shots``;
-    where neither is, none. A cached list is used only when the input's
-    identity (size, modification time, sha256 of its ends) and the settings
-    are the same; anything else (a changed file, other settings, a damaged
-    cache) means detecting again. Nothing is printed either way.
+    The cache is a file in ``cache_dir`` (default: the user's cache folder,
+    :func:`cache_dir`; see :func:`cache_path`); where it cannot be written,
+    there is none. A cached list is used only when the input's identity (size,
+    modification time, sha256 of its ends) and the settings are the same;
+    anything else (a changed file, other settings, a damaged cache) means
+    detecting again. Nothing is printed either way.
 
     Args are those of :func:`detect_shots`; ``cache=False`` neither reads nor writes a cache.
     """
-    from vidstyle.video import probe
+    from .video import probe
 
     settings = (settings or ShotSettings()).check()
     if not cache:
@@ -541,13 +504,10 @@ def shots_for(
     path = Path(path)
     identity = InputIdentity.of(path)
     wanted = settings.resolved(probe(path).fps)
-    places = (cache_path(path), _user_cache_path(path))
-    for place in places:
-        hit = _read_cache(place, identity, wanted)
-        if hit is not None:
-            return hit
+    place = cache_path(path, cache_dir)
+    hit = _read_cache(place, identity, wanted)
+    if hit is not None:
+        return hit
     shots = detect_shots(path, device=device, settings=wanted, progress=progress)
-    for place in places:
-        if _write_cache(shots, place):
-            break
+    _write_cache(shots, place)
     return shots

@@ -82,11 +82,15 @@ class StyleStats:
         """``(1, C, 1, 1)`` mean and std on ``device``, ready for :func:`adain`."""
         return (self.mean.reshape(1, -1, 1, 1).to(device), self.std.reshape(1, -1, 1, 1).to(device))
 
-    def save(self, path: str | Path) -> None:
-        from safetensors.torch import save_file
+    def to_bytes(self) -> bytes:
+        """The ``.style`` file's content (safetensors: the two tensors and where they came from)."""
+        from safetensors.torch import save
 
         meta = {**self.meta, "format": "vidstyle.style/1", "encoder": self.encoder, "source": self.source}
-        save_file({"mean": self.mean.contiguous(), "std": self.std.contiguous()}, str(path), metadata=meta)
+        return save({"mean": self.mean.contiguous(), "std": self.std.contiguous()}, metadata=meta)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.to_bytes())
 
     @classmethod
     def load(cls, path: str | Path) -> "StyleStats":

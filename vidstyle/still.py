@@ -1,16 +1,23 @@
 """Stylize still images: the library behind ``vidstyle image``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
-
-import torch
 
 from .errors import SettingsError
-from .imageio import Image, read_image, resize, write_image
-from .outputs import check_destination
-from .stylize import DEFAULT_SIZE, Stylizer, check_alpha, check_weights, load_masks
+from .imageio import Image, read_image, write_image
+from .masks import MaskLoader
+from .outputs import check_destination, default_output
+from .settings import ModelSettings, StyleSettings
+from .stylize import Stylizer
+
+__all__ = ["ImageResult", "stylize_image", "default_image_output"]
+
+# Colour preservation of a single picture: exact histogram matching (nothing can flicker).
+STILL_COLOR_METHOD = "histogram"
+# Extensions an output image keeps from its input; others become PNG.
+_KEPT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -18,53 +25,53 @@ class ImageResult:
     output: Path
     size: tuple[int, int]
     working_size: int
+    warnings: list[str] = field(default_factory=list)
 
 
-def fit_masks(masks: torch.Tensor, size: tuple[int, int], names: Sequence[str]) -> torch.Tensor:
-    """Masks at the content's size: same aspect ratio required, resolution may differ.
+def default_image_output(content: str | os.PathLike[str]) -> Path:
+    """``<name>_styled`` beside the content, in its format when it can be written, else PNG.
 
-    Shape:
-        ``(1, K, h, w)`` -> ``(1, K, H, W)``.
+    >>> default_image_output("photos/cat.jpg"), default_image_output("scan.bmp")
+    (PosixPath('photos/cat_styled.jpg'), PosixPath('scan_styled.png'))
     """
-    mh, mw = masks.shape[-2:]
-    h, w = size
-    if abs(mh / mw - h / w) > 0.01 * (h / w):
-        raise SettingsError(f"mask {names[0]} is {mw}x{mh} but the content is {w}x{h}: masks need the content's shape")
-    return resize(masks, size).clamp(0, 1)
+    ext = Path(content).suffix.lower()
+    return default_output(content, ext if ext in _KEPT_EXTENSIONS else ".png")
 
 
 def stylize_image(
-    content: str | Path,
-    output: str | Path,
-    styles: Sequence[str | Path],
+    content: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    style: StyleSettings | None = None,
     *,
-    weights: Sequence[float] | None = None,
-    alpha: float = 1.0,
-    preserve_color: bool | str = False,
-    masks: Sequence[str | Path] | None = None,
-    size: int = DEFAULT_SIZE,
-    device: str = "auto",
-    overwrite: bool = True,
+    model: ModelSettings = ModelSettings(),
+    overwrite: bool = False,
     stylizer: Stylizer | None = None,
 ) -> ImageResult:
-    """Stylize ``content`` after ``styles`` and write ``output`` (at the content's size, atomically).
+    """Stylize ``content`` and write ``output`` (default: ``<name>_styled`` beside it) at its size, atomically.
 
-    Alpha channels are kept where the output format holds them; 16-bit PNG
-    inputs give 16-bit PNG outputs.
+    ``style`` takes no timeline (a still has no time); its masks must be
+    images of the picture's shape (another resolution is resized, with a
+    warning in the result). Alpha channels are kept where the output format
+    holds them; 16-bit PNG inputs give 16-bit PNG outputs.
     """
-    alpha = check_alpha(alpha)
-    if weights is not None:
-        check_weights(weights, len(styles))
-    content, output = Path(content), Path(output)
-    inputs = (content, *map(Path, styles), *map(Path, masks or ()))
+    if style is None:
+        style = StyleSettings()  # raises: what to render is the one thing without a default
+    if style.timeline is not None:
+        raise SettingsError("a still image takes styles, not a timeline", settings="timeline")
+    content = Path(content)
+    output = Path(output) if output is not None else default_image_output(content)
+    inputs = (content, *map(Path, style.styles), *map(Path, style.masks))
     # Fail on the destination before spending minutes on the model.
     check_destination(output, overwrite=overwrite, inputs=inputs)
     image = read_image(content)
-    stylizer = stylizer or Stylizer(device=device, size=size)
-    mask_t = None
-    if masks:
-        mask_t = fit_masks(load_masks(masks), image.size, [str(m) for m in masks])
-    look = stylizer.look(styles, weights, alpha, preserve_color, mask_t, color_reference=image.rgb)
+    masks = MaskLoader(image.size)
+    mask_set = masks.load(style.masks) if style.masks else None
+    stylizer = stylizer or Stylizer(model.device, model.size)
+    look = stylizer.look(
+        list(style.styles), style.weights, style.alpha, style.preserve_color,
+        None if mask_set is None else mask_set.stills, color_reference=image.rgb,
+        color_method=style.color_method or STILL_COLOR_METHOD,
+    )
     out = stylizer.stylize(image.rgb, look)
     write_image(output, Image(out, image.alpha, image.bits), overwrite=overwrite, inputs=inputs)
-    return ImageResult(output, image.size, stylizer.size)
+    return ImageResult(output, image.size, stylizer.size, masks.warnings)

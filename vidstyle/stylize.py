@@ -1,32 +1,41 @@
-"""The stylizer: encoder -> AdaIN with a :class:`Look` -> decoder, on a batch of frames.
+"""The stylizer: encoder -> AdaIN with each frame's :class:`~vidstyle.look.Look` -> decoder.
 
-Frames come in as float RGB ``(B, 3, H, W)`` in [0, 1] at any size and go out
-the same way at the same size; the network works at a maximum side of ``size``.
-A style reaches the model only as :class:`~vidstyle.stats.StyleStats`: every
-style image is encoded once, when the look is built, never per frame.
+One way into the model: :meth:`Stylizer.stylize` takes a batch of frames and
+one look per frame (or one for all), whether the looks come from a still
+image's controls, a plain run or a timeline. Frames come in as float RGB
+``(B, 3, H, W)`` in [0, 1] at any size and go out the same way at the same
+size; the network works at a maximum side of ``size``.
+
+The work between the two networks is pure functions on tensors
+(:func:`adain_targets`, :func:`preserve_colors`), so another backend only has to
+encode and decode. A style reaches the model only as
+:class:`~vidstyle.stats.StyleStats`: every style image is encoded once, when
+its look is built, never per frame.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
 
 import torch
 
 from . import color
-from .errors import InputError, SettingsError, WeightsError
+from .errors import InputError, OutOfMemoryError, SettingsError, WeightsError
 from .imageio import read_image, resize, working_size
+from .look import Look, color_mode
 from .model import Decoder, Encoder, encoder_id, load_decoder, load_encoder
-from .stats import StyleStats, adain, channel_stats, complete_masks, mix, spatial_adain, with_alpha
+from .outputs import atomic_path, check_destination, default_output
+from .settings import ModelSettings
+from .stats import StyleStats, adain, channel_stats, complete_masks, spatial_adain, with_alpha
 
-if TYPE_CHECKING:
-    from .timeline import StyleState
+__all__ = ["Stylizer", "adain_targets", "preserve_colors", "resolve_device", "save_style", "write_style",
+           "STYLE_SUFFIX"]
 
 STYLE_SUFFIX = ".style"
 # The paper trains and evaluates at 512 px; style statistics are taken at that size.
 STYLE_SIZE = 512
-DEFAULT_SIZE = 512
+_MODEL = ModelSettings()
 # Mask feathering, in relu4_1 feature pixels (8 image pixels each at the working
 # size): the Gaussian's sigma. Features are blended by the masks and the decoder
 # upsamples 8x, so a hard step in a mask comes out as a blocky seam one feature
@@ -37,67 +46,85 @@ DEFAULT_SIZE = 512
 MASK_FEATHER = 1.0
 
 
-@dataclass(frozen=True)
-class Look:
-    """Everything the model applies to a frame, already resolved to statistics.
-
-    ``styles`` are the statistics to apply (one per mask region when ``masks``
-    is given, otherwise mixed into one); ``masks`` is ``(1, K, H, W)`` in [0, 1]
-    (the same for every frame) or ``(B, K, H, W)`` (one set per frame of the
-    batch, e.g. from mask videos), or None. ``K`` is one per region, or one
-    fewer: the last region is then what the others leave. ``content_region``
-    says the last region keeps the content. ``color_method`` is how colours are
-    preserved (:data:`vidstyle.color.METHODS`; "histogram" for stills).
-    ``mask_streams[k]``, when given, names the mask video whose frames fill
-    slot ``k`` of ``masks`` (see :func:`vidstyle.masks.fill_masks`): such a
-    look must be filled for each batch before it reaches the model.
-    """
-
-    styles: tuple[StyleStats, ...]
-    alpha: float = 1.0
-    preserve_color: bool = False
-    masks: torch.Tensor | None = None
-    content_region: bool = False
-    color_method: str = "histogram"
-    mask_streams: tuple[str | None, ...] = ()
-
-    @property
-    def regions(self) -> int:
-        return len(self.styles) + int(self.content_region)
-
-
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when present, else the CPU; SettingsError for a device that is not there."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SettingsError("--device cuda was asked for but no CUDA GPU is available: use --device cpu")
+        raise SettingsError("a CUDA GPU was asked for but none is available: use the CPU", settings="device")
     if dev.type not in ("cpu", "cuda"):
-        raise SettingsError(f"unsupported device {device!r}: use auto, cpu or cuda")
+        raise SettingsError(f"unsupported device {device!r}: use auto, cpu or cuda", settings="device")
     return dev
 
 
-def check_weights(weights: Sequence[float] | None, n: int, where: str = "") -> tuple[float, ...]:
-    """Validate style weights: one per style, each non-negative, summing to 1.
+# --------------------------------------------------------------------------- #
+# Between the encoder and the decoder: pure functions of features and looks
+# --------------------------------------------------------------------------- #
 
-    ``where`` (e.g. a timeline file and keyframe) starts the error message.
+
+def _masked_target(feat: torch.Tensor, look: Look) -> torch.Tensor:
+    """One frame's target with spatial control: region k gets style k (the last may keep the content)."""
+    assert look.masks is not None  # callers pick masked looks
+    masks = complete_masks(look.masks.to(feat.device), look.regions)
+    means = torch.stack([s.mean for s in look.styles]).to(feat.device)
+    stds = torch.stack([s.std for s in look.styles]).to(feat.device)
+    if look.content_region:
+        # The region outside the single mask keeps the content's own statistics.
+        c_mean, c_std = channel_stats(feat)
+        means, stds = torch.cat([means, c_mean.flatten(1)]), torch.cat([stds, c_std.flatten(1)])
+    return with_alpha(spatial_adain(feat, masks, means, stds, feather=MASK_FEATHER), feat, look.alpha)
+
+
+def _plain_targets(feats: torch.Tensor, looks: Sequence[Look]) -> torch.Tensor:
+    """Frames without masks, in one vectorised transfer: each to its look's statistics and alpha."""
+    mean = torch.stack([look.styles[0].mean for look in looks]).to(feats.device)[:, :, None, None]
+    std = torch.stack([look.styles[0].std for look in looks]).to(feats.device)[:, :, None, None]
+    target = adain(feats, mean, std)
+    alpha = torch.tensor([look.alpha for look in looks], device=feats.device)[:, None, None, None]
+    return target if bool((alpha == 1).all()) else alpha * target + (1 - alpha) * feats
+
+
+def adain_targets(feats: torch.Tensor, looks: Sequence[Look]) -> torch.Tensor:
+    """The AdaIN target features of each frame for its look: statistics, masks and alpha applied.
+
+    Frames without masks share one vectorised transfer; a frame with masks is
+    transferred on its own (its statistics are taken inside each region).
+
+    Shape:
+        feats ``(B, C, h, w)`` and ``B`` looks -> ``(B, C, h, w)``.
     """
-    if weights is None:
-        return (1.0 / n,) * n
-    at = f"{where}: " if where else ""
-    if len(weights) != n:
-        raise SettingsError(f"{at}{len(weights)} style weights given for {n} styles: give one weight per style")
-    if any(not math.isfinite(w) or w < 0 for w in weights):
-        raise SettingsError(f"{at}style weights must be non-negative numbers, got {', '.join(map(str, weights))}")
-    if abs(sum(weights) - 1.0) > 1e-4:
-        raise SettingsError(f"{at}style weights {', '.join(f'{w:g}' for w in weights)} sum to {sum(weights):g}; they must sum to 1")
-    return tuple(float(w) for w in weights)
+    if len(looks) != feats.shape[0]:
+        raise ValueError(f"{len(looks)} looks for {feats.shape[0]} frames")
+    plain = [i for i, look in enumerate(looks) if look.masks is None]
+    if len(plain) == len(looks):
+        return _plain_targets(feats, looks)
+    out = torch.empty_like(feats)
+    if plain:
+        out[plain] = _plain_targets(feats[plain], [looks[i] for i in plain])
+    for i, look in enumerate(looks):
+        if look.masks is not None:
+            out[i : i + 1] = _masked_target(feats[i : i + 1], look)
+    return out
 
 
-def check_alpha(alpha: float) -> float:
-    if not (0.0 <= alpha <= 1.0) or math.isnan(alpha):
-        raise SettingsError(f"alpha must be between 0 and 1, got {alpha:g}")
-    return float(alpha)
+def preserve_colors(out: torch.Tensor, content: torch.Tensor, looks: Sequence[Look]) -> torch.Tensor:
+    """Blend each frame's colour-preserved result in, by its look's ``preserve_color`` and method.
+
+    Shape:
+        out, content ``(B, 3, h, w)`` RGB in [0, 1] and ``B`` looks -> ``(B, 3, h, w)``.
+    """
+    for method in dict.fromkeys(look.color_method for look in looks if look.preserve_color > 0):
+        rows = [i for i, look in enumerate(looks) if look.preserve_color > 0 and look.color_method == method]
+        kept = color.preserve(out[rows], content[rows], method)
+        p = torch.tensor([looks[i].preserve_color for i in rows], device=out.device)[:, None, None, None]
+        out[rows] = kept if bool((p == 1).all()) else torch.lerp(out[rows], kept, p)
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# The model
+# --------------------------------------------------------------------------- #
 
 
 class Stylizer:
@@ -109,9 +136,9 @@ class Stylizer:
         decoder: False to load only the encoder (enough to compute style statistics).
     """
 
-    def __init__(self, device: str | torch.device = "auto", size: int = DEFAULT_SIZE, *, decoder: bool = True) -> None:
-        if size < 64:
-            raise SettingsError(f"--size must be at least 64, got {size}")
+    def __init__(self, device: str | torch.device = _MODEL.device, size: int = _MODEL.size, *,
+                 decoder: bool = True) -> None:
+        ModelSettings(size=size, device=str(device))  # the same rules as every other way in
         self.device = resolve_device(device)
         self.size = int(size)
         self.encoder: Encoder = load_encoder().to(self.device)
@@ -122,6 +149,10 @@ class Stylizer:
             # channels_last, the decoder in the plain layout, where reflection
             # padding is 2.2x faster.
             self.encoder.to(memory_format=torch.channels_last)
+
+    @classmethod
+    def from_settings(cls, model: ModelSettings, *, decoder: bool = True) -> Stylizer:
+        return cls(model.device, model.size, decoder=decoder)
 
     def _autocast(self):
         if self.device.type == "cuda":
@@ -148,16 +179,17 @@ class Stylizer:
         """
         path = Path(path)
         if not path.is_file():
-            raise InputError(f"style not found: {path}")
+            raise InputError(f"style not found: {path}", settings="styles")
         if path.suffix == STYLE_SUFFIX:
             if color_reference is not None:
-                raise SettingsError(f"{path} is a saved style: colour preservation in 'style' mode needs the image")
+                raise SettingsError(f"{path} is a saved style: colour preservation in 'style' mode needs the image",
+                                    settings="preserve_color")
             try:
                 stats = StyleStats.load(path)
             except Exception:
-                raise InputError(f"{path} is not a valid .style file: recreate it with `vidstyle style`") from None
+                raise InputError(f"{path} is not a valid .style file: make it again from the image") from None
             if stats.encoder != self.encoder_id:
-                raise InputError(f"{path} was made with another encoder ({stats.encoder}): recreate it with `vidstyle style`")
+                raise InputError(f"{path} was made with another encoder ({stats.encoder}): make it again from the image")
             return stats
         img = read_image(path).rgb
         if color_reference is not None:
@@ -166,173 +198,91 @@ class Stylizer:
 
     def look(
         self,
-        styles: Sequence[str | Path | StyleStats],
+        styles: Sequence[str | os.PathLike[str] | StyleStats],
         weights: Sequence[float] | None = None,
         alpha: float = 1.0,
         preserve_color: bool | str = False,
-        masks: Sequence[str | Path] | torch.Tensor | None = None,
+        masks: torch.Tensor | None = None,
+        *,
         color_reference: torch.Tensor | None = None,
         color_method: str = "histogram",
     ) -> Look:
-        """Resolve user controls into a :class:`Look` (style images are encoded here, once).
+        """A :class:`Look` from user controls; style images are encoded here, once.
 
         ``preserve_color``: False, True/"output" (match the result's colours to
-        each frame) or "style" (match the style image to ``color_reference``).
-        ``masks``: N masks for N styles, N-1 masks (the last style fills the
-        rest), or one mask for one style (the rest keeps the content); the
-        masks are kept as given, the last region is made at transfer time.
-        ``color_method``: see :data:`vidstyle.color.METHODS`.
+        each frame) or "style" (match the style images to ``color_reference``).
+        ``masks``: ``(1, K, H, W)``, fitted to the content (see :mod:`vidstyle.masks`).
         """
-        if not styles:
-            raise SettingsError("give at least one style (--style)")
-        alpha = check_alpha(alpha)
-        mode = "output" if preserve_color is True else (preserve_color or None)
-        if mode not in (None, *color.MODES):
-            raise SettingsError(f"unknown colour preservation mode {preserve_color!r}: use output or style")
-        if color_method not in color.METHODS:
-            raise SettingsError(f"unknown colour method {color_method!r}: use {' or '.join(color.METHODS)}")
+        mode = color_mode(preserve_color)
+        if mode == "style" and color_reference is None:
+            raise SettingsError("colour preservation in 'style' mode needs a content reference",
+                                settings="preserve_color")
         ref = color_reference if mode == "style" else None
-        if mode == "style" and ref is None:
-            raise SettingsError("colour preservation in 'style' mode needs a content reference")
         stats = [s if isinstance(s, StyleStats) else self.load_style(s, ref) for s in styles]
-        if masks is None or len(masks) == 0:
-            w = check_weights(weights, len(stats))
-            return Look((mix(stats, w),), alpha, mode == "output", color_method=color_method)
-        if weights is not None:
-            raise SettingsError("--style-weights and --mask cannot be combined: each mask region takes one style")
-        mask_t = masks if isinstance(masks, torch.Tensor) else load_masks(masks)
-        k, n = mask_t.shape[1], len(stats)
-        content_region = False
-        if n == 1 and k == 1:
-            content_region = True
-        elif k != n and k != n - 1:
-            raise SettingsError(f"{k} masks for {n} styles: give one mask per style, or one fewer (the last style fills the rest)")
-        return Look(tuple(stats), alpha, mode == "output", mask_t, content_region, color_method)
+        return Look.of(stats, weights, alpha, mode == "output", masks, color_method=color_method)
 
     @torch.no_grad()
-    def transfer(self, feats: torch.Tensor, look: Look) -> torch.Tensor:
-        """AdaIN target features for a look (alpha, mixing and masks applied).
+    def stylize(self, frames: torch.Tensor, looks: Look | Sequence[Look]) -> torch.Tensor:
+        """Stylize a batch, each frame with its look (one :class:`Look` for all, or one per frame).
+
+        Looks with mask videos must have this frame's masks in place first
+        (:meth:`Look.for_frame`).
 
         Shape:
-            ``(B, 512, h, w)`` -> ``(B, 512, h, w)``.
+            ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, 3, H, W)`` RGB in [0, 1], float32 on the CPU.
+
+        Raises:
+            OutOfMemoryError: the device ran out of memory for this batch at this size.
         """
-        if any(look.mask_streams):
-            raise ValueError("this look's masks come from mask videos: fill them for the batch first (vidstyle.masks.fill_masks)")
-        if look.masks is None:
-            mean, std = look.styles[0].as_tensors(feats.device)
-            target = adain(feats, mean, std)
-        else:
-            b = feats.shape[0]
-            if look.masks.shape[0] not in (1, b):
-                raise ValueError(f"{look.masks.shape[0]} mask sets for a batch of {b} frames")
-            masks = complete_masks(look.masks.to(feats.device), look.regions).expand(b, -1, -1, -1)
-            means = torch.stack([s.mean for s in look.styles]).to(feats.device)
-            stds = torch.stack([s.std for s in look.styles]).to(feats.device)
-            if look.content_region:
-                # The region outside the single mask keeps the content's own statistics.
-                c_mean, c_std = channel_stats(feats)
-                means = torch.cat([means.expand(b, -1, -1), c_mean.flatten(2).transpose(1, 2)], 1)
-                stds = torch.cat([stds.expand(b, -1, -1), c_std.flatten(2).transpose(1, 2)], 1)
-                target = torch.cat([
-                    spatial_adain(feats[i : i + 1], masks[i : i + 1], means[i], stds[i], feather=MASK_FEATHER)
-                    for i in range(b)
-                ])
-            else:
-                target = spatial_adain(feats, masks, means, stds, feather=MASK_FEATHER)
-        return with_alpha(target, feats, look.alpha)
-
-    @torch.no_grad()
-    def stylize(self, frames: torch.Tensor, look: Look) -> torch.Tensor:
-        """Stylize a batch: ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, 3, H, W)`` RGB in [0, 1], float32 on the CPU."""
-        preserve = torch.ones(frames.shape[0]) if look.preserve_color else None
-        return self._run(frames, lambda feats: self.transfer(feats, look), preserve, look.color_method)
-
-    @torch.no_grad()
-    def stylize_states(
-        self, frames: torch.Tensor, states: Sequence["StyleState"], color_method: str = "histogram"
-    ) -> torch.Tensor:
-        """Stylize a batch with one :class:`~vidstyle.timeline.StyleState` per frame (a timeline).
-
-        Frames without masks share one vectorised transfer; a frame with masks
-        (its own, ``(1, K, H, W)``: still masks, or that frame of mask videos)
-        is transferred on its own, as :meth:`transfer` does for a :class:`Look`.
-        ``color_method`` preserves colours where a state asks for it
-        (:data:`vidstyle.color.METHODS`).
-
-        Shape:
-            ``(B, 3, H, W)`` RGB in [0, 1] and B states -> ``(B, 3, H, W)``, float32 on the CPU.
-        """
-        if len(states) != frames.shape[0]:
-            raise ValueError(f"{len(states)} states for {frames.shape[0]} frames")
-        if any(any(s.mask_streams) for s in states):
-            raise ValueError("a state's masks come from mask videos: fill them for the frame first (vidstyle.masks.fill_masks)")
-
-        def target(feats: torch.Tensor) -> torch.Tensor:
-            if all(s.masks is None for s in states):
-                mean = torch.stack([s.mean for s in states]).to(feats.device)[:, :, None, None]
-                std = torch.stack([s.std for s in states]).to(feats.device)[:, :, None, None]
-                alpha = torch.tensor([s.alpha for s in states], device=feats.device)[:, None, None, None]
-                out = adain(feats, mean, std)
-                return out if bool((alpha == 1).all()) else alpha * out + (1 - alpha) * feats
-            return torch.cat([self.transfer(feats[i : i + 1], _state_look(s, self.encoder_id)) for i, s in enumerate(states)])
-
-        preserve = torch.tensor([float(s.preserve_color) for s in states])
-        return self._run(frames, target, preserve if bool((preserve > 0).any()) else None, color_method)
-
-    def _run(
-        self, frames: torch.Tensor, make_target, preserve: torch.Tensor | None, color_method: str = "histogram"
-    ) -> torch.Tensor:
-        """Encode, ``make_target`` on the features, decode; blend in colour preservation by ``preserve`` ``(B,)``."""
         if self.decoder is None:
             raise WeightsError("this Stylizer was made without a decoder")
+        b = frames.shape[0]
+        looks = [looks] * b if isinstance(looks, Look) else list(looks)
+        if len(looks) != b:
+            raise ValueError(f"{len(looks)} looks for {b} frames")
+        if any(look.needs_frames for look in looks):
+            raise ValueError("a look's masks come from mask videos: put in the frame's masks first (Look.for_frame)")
         h0, w0 = frames.shape[-2:]
-        h, w = working_size(h0, w0, self.size)
-        x = frames.to(self.device, non_blocking=True).float()
-        small = resize(x, (h, w))
-        if self.device.type == "cuda":
-            small = small.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            feats = self.encoder.encode(small)
-            target = make_target(feats.float())
-            out = self.decoder(target.to(feats.dtype).contiguous())
-        out = out.float().clamp(0, 1)
-        if preserve is not None:
-            if bool((preserve == 1).all()):
-                out = color.preserve(out, small, color_method)
-            else:
-                keep = (preserve > 0).nonzero().flatten().tolist()
-                p = preserve[keep].to(out.device)[:, None, None, None]
-                out[keep] = torch.lerp(out[keep], color.preserve(out[keep], small[keep], color_method), p)
-        out = resize(out, (h0, w0)).clamp(0, 1)
-        return out.cpu()
+        try:
+            small = resize(frames.to(self.device, non_blocking=True).float(), working_size(h0, w0, self.size))
+            if self.device.type == "cuda":
+                small = small.contiguous(memory_format=torch.channels_last)
+            with self._autocast():
+                feats = self.encoder.encode(small)
+                target = adain_targets(feats.float(), looks)
+                out = self.decoder(target.to(feats.dtype).contiguous())
+            out = preserve_colors(out.float().clamp(0, 1), small, looks)
+            return resize(out, (h0, w0)).clamp(0, 1).cpu()
+        except (torch.cuda.OutOfMemoryError, MemoryError):
+            raise OutOfMemoryError(
+                f"the {self.device.type.upper()} ran out of memory stylizing {b} frames at a working size of "
+                f"{self.size} px: lower the batch or the working size",
+                settings=("batch", "size"),
+            ) from None
 
 
-def _state_look(state: "StyleState", encoder: str) -> Look:
-    """A one-frame :class:`Look` from a timeline state (``(C,)`` stats, or ``(K, C)`` with masks)."""
-    means, stds = (state.mean, state.std) if state.masks is not None else (state.mean[None], state.std[None])
-    styles = tuple(StyleStats(m, s, encoder) for m, s in zip(means, stds))
-    return Look(styles, state.alpha, False, state.masks, state.content_region)
-
-
-def load_masks(paths: Sequence[str | Path]) -> torch.Tensor:
-    """Greyscale masks from image files, ``(1, K, H, W)`` in [0, 1]; all must share one size."""
-    masks = []
-    for p in paths:
-        img = read_image(p)
-        grey = img.rgb.mean(dim=1, keepdim=True)
-        masks.append(grey)
-    sizes = {tuple(m.shape[-2:]) for m in masks}
-    if len(sizes) > 1:
-        raise InputError(f"masks differ in size ({', '.join(f'{w}x{h}' for h, w in sorted(sizes))}): give masks of one size")
-    return torch.cat(masks, dim=1)
-
-
-def save_style(stats: StyleStats, output: str | Path, *, overwrite: bool = False, inputs: tuple[Path, ...] = ()) -> None:
-    """Write statistics to a ``.style`` file atomically."""
-    from .outputs import atomic_path
-
+def save_style(stats: StyleStats, output: str | os.PathLike[str], *, overwrite: bool = False,
+               inputs: tuple[Path, ...] = ()) -> Path:
+    """Write statistics to a ``.style`` file atomically, with the permissions of any other output."""
     output = Path(output)
     if output.suffix != STYLE_SUFFIX:
-        raise SettingsError(f"style files end in {STYLE_SUFFIX}: name the output like {output.stem}{STYLE_SUFFIX}")
+        raise SettingsError(f"style files end in {STYLE_SUFFIX}: name the output like {output.stem}{STYLE_SUFFIX}",
+                            settings="output")
     with atomic_path(output, overwrite=overwrite, inputs=inputs) as tmp:
-        stats.save(tmp)
+        # Written into the temporary file we created (mode from the umask, like
+        # every output): a library that writes its own file would choose its own mode.
+        tmp.write_bytes(stats.to_bytes())
+    return output
+
+
+def write_style(image: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
+                device: str = _MODEL.device, overwrite: bool = False) -> Path:
+    """Save a style image's statistics as a ``.style`` file (default: ``<image>.style`` beside it).
+
+    The file is usable wherever a style image is, without encoding the image again.
+    """
+    image = Path(image)
+    dest = Path(output) if output is not None else default_output(image, STYLE_SUFFIX, "")
+    check_destination(dest, overwrite=overwrite, inputs=(image,))  # before the encoder loads
+    stylizer = Stylizer(device=device, decoder=False)
+    return save_style(stylizer.load_style(image), dest, overwrite=overwrite, inputs=(image,))

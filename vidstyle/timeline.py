@@ -10,11 +10,14 @@ Three steps, each a plain value:
    count, and a :class:`vidstyle.shots.ShotList` when keyframes name shots) and returns a
    :class:`ResolvedTimeline`: sorted keyframes with their time and frame, plus
    warnings (the library never prints them).
-3. :meth:`StyleSchedule.build` turns that into statistics, loading each
-   distinct style file once; :meth:`StyleSchedule.state_at` is then a pure
-   function of the frame: the same frame always gets the same
-   :class:`StyleState`, so a chunk of a video renders exactly as it would in a
-   whole run.
+3. :meth:`StyleSchedule.build` turns that into one :class:`~vidstyle.look.Look`
+   per keyframe, loading each distinct style file once;
+   :meth:`StyleSchedule.look_at` is then a pure function of the frame: the
+   same frame always gets the same look, so a chunk of a video renders
+   exactly as it would in a whole run.
+
+A render without a timeline is a timeline of one keyframe
+(:func:`timeline_for`): every video takes the same path to the model.
 
 How a change happens between keyframe A and the next keyframe B (B's ``curve``
 and ``transition``):
@@ -47,11 +50,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from .errors import InputError, SettingsError
-from .stats import StyleStats, mix
-from .video import parse_time
+from .look import Look, check_alpha, check_mask_count, check_weights
+from .settings import StyleSettings
+from .stats import StyleStats
+from .video.ranges import parse_time
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,9 +68,9 @@ __all__ = [
     "Timeline",
     "ResolvedKeyframe",
     "ResolvedTimeline",
-    "StyleState",
     "StyleSchedule",
     "load_timeline",
+    "timeline_for",
     "parse_timeline",
     "timeline_from_styles",
     "split_style_spec",
@@ -267,83 +271,62 @@ class ResolvedTimeline:
 
 
 @dataclass(frozen=True)
-class StyleState:
-    """What one frame needs: statistics already interpolated, alpha, colour, masks.
-
-    ``mean``/``std`` are ``(C,)`` without masks, ``(K, C)`` with ``masks``
-    ``(1, K, H, W)`` (one row per style; see :class:`vidstyle.stylize.Look`).
-    ``preserve_color`` is how much of the colour-preserved result to take, in [0, 1].
-    ``mask_streams[k]`` names the mask video that fills slot ``k`` of ``masks``
-    frame by frame (None: a still mask); the schedule stays a pure function of
-    the frame, and the render fills in that frame's masks
-    (:func:`vidstyle.masks.fill_masks`) as it decodes them.
-    """
-
-    mean: torch.Tensor
-    std: torch.Tensor
-    alpha: float = 1.0
-    preserve_color: float = 0.0
-    masks: torch.Tensor | None = None
-    content_region: bool = False
-    mask_streams: tuple[str | None, ...] = ()
-
-
-@dataclass(frozen=True)
 class StyleSchedule:
-    """The resolved timeline with each keyframe's look as statistics.
+    """The resolved timeline with each keyframe's :class:`~vidstyle.look.Look`.
 
-    Build it with :meth:`build`; ask it with :meth:`state_at`.
+    Build it with :meth:`build`; ask it with :meth:`look_at` (one frame) or
+    :meth:`looks_for` (a decoded batch).
     """
 
     times: tuple[float, ...]
     starts: tuple[float, ...]
     ends: tuple[float, ...]
     curves: tuple[str, ...]
-    states: tuple[StyleState, ...]
+    looks: tuple[Look, ...]
 
     @classmethod
     def build(
         cls,
         resolved: ResolvedTimeline,
         load_style: Callable[[Path], StyleStats],
-        look: Callable[[Sequence[StyleStats], tuple[Path, ...]], Any] | None = None,
-    ) -> "StyleSchedule":
-        """Statistics for every keyframe; ``load_style`` is called once per distinct style file.
+        masks: Mapping[tuple[Path, ...], Any] | None = None,
+        color_method: str = "histogram",
+    ) -> StyleSchedule:
+        """One look per keyframe; ``load_style`` is called once per distinct style file.
 
         Args:
             load_style: path -> :class:`StyleStats` (``Stylizer.load_style``).
-            look: ``(stats, mask_paths) -> Look`` for keyframes with masks
-                (``Stylizer.look`` with the masks loaded and fitted to the video;
-                mask videos named in the look's ``mask_streams``).
+            masks: each keyframe's mask paths -> its :class:`vidstyle.masks.MaskSet`
+                (loaded and checked against the video by :class:`vidstyle.masks.MaskLoader`).
+            color_method: how keyframes that preserve colour do it (:data:`vidstyle.color.METHODS`).
         """
+        masks = masks or {}
         cache: dict[Path, StyleStats] = {}
         for p in dict.fromkeys(p for r in resolved.keyframes for p in r.keyframe.styles):
             cache[p] = load_style(p)
-        states = []
+        looks = []
         for r in resolved.keyframes:
             k = r.keyframe
             stats = [cache[p] for p in k.styles]
-            pc = 1.0 if k.preserve_color else 0.0
-            if k.masks:
-                if look is None:
-                    raise SettingsError(f"{k.where}: masks need a look builder")
-                lk = look(stats, k.masks)
-                mean = torch.stack([s.mean for s in lk.styles])
-                std = torch.stack([s.std for s in lk.styles])
-                states.append(StyleState(mean, std, k.alpha, pc, lk.masks, lk.content_region, lk.mask_streams))
-            else:
-                m = mix(stats, k.weights)
-                states.append(StyleState(m.mean, m.std, k.alpha, pc))
+            if not k.masks:
+                looks.append(Look.of(stats, k.weights, k.alpha, k.preserve_color, color_method=color_method,
+                                     where=k.where))
+                continue
+            if k.masks not in masks:
+                raise ValueError(f"{k.where}: its masks were not loaded (vidstyle.masks.MaskLoader)")
+            mset = masks[k.masks]
+            looks.append(Look.of(stats, None, k.alpha, k.preserve_color, mset.stills, mask_streams=mset.streams,
+                                 color_method=color_method, where=k.where))
         ks = resolved.keyframes
         return cls(
             times=tuple(r.time for r in ks),
             starts=tuple(r.change_start for r in ks),
             ends=tuple(r.change_end for r in ks),
             curves=tuple(r.keyframe.curve for r in ks),
-            states=tuple(states),
+            looks=tuple(looks),
         )
 
-    def state_at(self, frame_index: int, time: float) -> StyleState:
+    def look_at(self, frame_index: int, time: float) -> Look:
         """The look of the frame ``frame_index`` shown at ``time`` seconds (from the first frame).
 
         Pure: depends only on its arguments and the schedule, so any chunk of a
@@ -355,33 +338,21 @@ class StyleSchedule:
         # The last keyframe whose change has started by t.
         i = bisect.bisect_right(self.starts, t) - 1
         if i <= 0:
-            state = self.states[0]
-        else:
-            start, end = self.starts[i], self.ends[i]
-            if t >= end or end <= start:
-                state = self.states[i]
-            else:
-                u = ease(self.curves[i], (time - start) / (end - start))
-                state = _lerp(self.states[i - 1], self.states[i], u) if u > 0 else self.states[i - 1]
-        return state
+            return self.looks[0]
+        start, end = self.starts[i], self.ends[i]
+        if t >= end or end <= start:
+            return self.looks[i]
+        u = ease(self.curves[i], (time - start) / (end - start))
+        return self.looks[i - 1].towards(self.looks[i], u) if u > 0 else self.looks[i - 1]
 
-    def is_constant(self) -> bool:
-        return len(self.states) == 1
+    def looks_for(self, batch: Any) -> list[Look]:
+        """One look per frame of a decoded batch (:class:`vidstyle.video.FrameBatch`), masks in place.
 
-
-def _lerp(a: StyleState, b: StyleState, u: float) -> StyleState:
-    """Statistics, alpha and colour preservation ``u`` of the way from ``a`` to ``b``."""
-    if a.mean.shape != b.mean.shape:  # a cut between different mask layouts is caught at resolve
-        return b if u >= 0.5 else a
-    return StyleState(
-        torch.lerp(a.mean, b.mean, u),
-        torch.lerp(a.std, b.std, u),
-        a.alpha + (b.alpha - a.alpha) * u,
-        a.preserve_color + (b.preserve_color - a.preserve_color) * u,
-        b.masks,
-        b.content_region,
-        b.mask_streams,
-    )
+        Each frame's look comes from :meth:`look_at`; a look with mask videos
+        takes that frame's masks from ``batch.masks``.
+        """
+        return [self.look_at(i, t).for_frame(batch.masks, row)
+                for row, (i, t) in enumerate(zip(batch.indices, batch.times))]
 
 
 # --------------------------------------------------------------------------- #
@@ -469,13 +440,11 @@ def _frame(value: Any, where: str, key: str) -> tuple:
 
 def _check_file(path: Path, where: str, what: str) -> Path:
     if not path.is_file():
-        raise InputError(f"{where}: {what} file not found: {path}")
+        raise InputError(f"{where}: {what} file not found: {path}", settings=f"{what}s")
     return path
 
 
 def _weights(values: Any, n: int, where: str) -> tuple[float, ...]:
-    from .stylize import check_weights
-
     if values is not None and (
         not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     ):
@@ -526,9 +495,7 @@ def parse_timeline(data: Mapping[str, Any], base: Path, source: str = "timeline"
             styles, weights = prev.styles, prev.weights
         else:
             raise SettingsError(f"{where}: the first keyframe needs a style (style = \"a.jpg\")")
-        alpha = entry.get("alpha", prev.alpha if prev else 1.0)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-            raise SettingsError(f"{where}: alpha = {alpha!r}: give a number between 0 and 1")
+        alpha = check_alpha(entry.get("alpha", prev.alpha if prev else 1.0), where)
         pc = entry.get("preserve_color", prev.preserve_color if prev else False)
         if not isinstance(pc, bool):
             raise SettingsError(f"{where}: preserve_color = {pc!r}: give true or false")
@@ -540,21 +507,16 @@ def parse_timeline(data: Mapping[str, Any], base: Path, source: str = "timeline"
         else:
             masks = prev.masks if prev else ()
         if masks:
-            _check_mask_count(len(masks), len(styles), where)
+            check_mask_count(len(masks), len(styles), where)
             if "weights" in entry:
                 raise SettingsError(f"{where}: weights and masks cannot be combined: each mask region takes one style")
         k_curve = _curve(entry.get("curve", curve), f"{where}: curve")
         k_trans = _transition(entry["transition"], f"{where}: transition") if "transition" in entry else transition
         if k_curve == "hold" and k_trans:
             raise SettingsError(f"{where}: curve = \"hold\" is a cut; a transition needs curve = \"linear\" or \"smooth\"")
-        prev = Keyframe(at, styles, weights, float(alpha), pc, masks, k_curve, k_trans, where)
+        prev = Keyframe(at, styles, weights, alpha, pc, masks, k_curve, k_trans, where)
         out.append(prev)
     return Timeline(tuple(out), source)
-
-
-def _check_mask_count(k: int, n: int, where: str) -> None:
-    if not (k == n or k == n - 1 or (n == 1 and k == 1)):
-        raise SettingsError(f"{where}: {k} masks for {n} styles: give one mask per style, or one fewer (the last style fills the rest)")
 
 
 def _transition(value: Any, where: str) -> float:
@@ -599,7 +561,7 @@ def split_style_spec(spec: str) -> tuple[str, tuple | None]:
         return name, ("frame", int(when[:-1]))
     if not re.fullmatch(r"\d[\d:.;]*s?", when):
         return spec, None
-    return name, _time_at(when, f"--style {spec}")
+    return name, _time_at(when, f"style {spec}")
 
 
 def timeline_from_styles(
@@ -608,7 +570,7 @@ def timeline_from_styles(
     alpha: float = 1.0,
     preserve_color: bool = False,
 ) -> Timeline | None:
-    """The CLI shorthand: ``["a.jpg", "b.jpg@12s"]`` with ``transition`` seconds.
+    """The shorthand of styles placed in time: ``["a.jpg", "b.jpg@12s"]`` with ``transition`` seconds.
 
     Returns None when no spec has ``@TIME`` (plain style mixing keeps its
     meaning). A style without ``@`` must come first and starts at 0 s. Without
@@ -618,16 +580,42 @@ def timeline_from_styles(
     parsed = [split_style_spec(str(s)) for s in specs]
     if all(at is None for _, at in parsed):
         if transition is not None:
-            raise SettingsError("--transition needs styles placed in time, e.g. --style b.jpg@12s")
+            raise SettingsError("a transition needs styles placed in time, e.g. b.jpg@12s", settings="transition")
         return None
     keyframes = []
     for n, (name, at) in enumerate(parsed):
-        where = f"--style {specs[n]}"
+        where = f"style {specs[n]}"
         if at is None:
             if n > 0:
-                raise SettingsError(f"{where}: only the first style may leave out @TIME (it starts at 0 s)")
+                raise SettingsError(f"{where}: only the first style may leave out @TIME (it starts at 0 s)",
+                                    settings="styles")
             at = ("time", Fraction(0))
         path = _check_file(Path(name), where, "style")
         keyframes.append(Keyframe(at, (path,), (1.0,), alpha, preserve_color, (), "linear",
                                   transition if transition is not None else 0.0, where))
-    return Timeline(tuple(keyframes), "--style")
+    return Timeline(tuple(keyframes), "styles")
+
+
+def timeline_for(style: StyleSettings) -> Timeline:
+    """The timeline of a render's style settings: its timeline, or one keyframe at frame 0.
+
+    A render without a timeline is a timeline whose single look holds from the
+    first frame, so every render takes one path to the model. Colour
+    preservation in "style" mode is not a keyframe's: it acts on the style
+    images when they are loaded (see :func:`vidstyle.render.stylize_video`).
+
+    Raises:
+        InputError, SettingsError: as :func:`load_timeline` does for a timeline file.
+    """
+    if isinstance(style.timeline, Timeline):
+        return style.timeline
+    if style.timeline is not None:
+        return load_timeline(style.timeline)
+    styles = tuple(map(Path, style.styles))
+    missing = next((p for p in styles if not p.is_file()), None)
+    if missing is not None:  # the message Stylizer.load_style would give, before the model loads
+        raise InputError(f"style not found: {missing}", settings="styles")
+    weights = check_weights(style.weights, len(styles))
+    keyframe = Keyframe(("frame", 0), styles, weights, style.alpha, style.color_mode == "output",
+                        tuple(map(Path, style.masks)), DEFAULT_CURVE, None, "")
+    return Timeline((keyframe,), "styles")

@@ -1,26 +1,44 @@
 """The command line: parses options, calls the public API, renders with rich.
 
 Every library error is a VidstyleError; here it becomes one line on stderr
-and the error's exit code. Nothing else in vidstyle prints or exits.
+and the error's exit code. The library words its messages in its own terms
+and names the settings a fix is about; this layer adds the flags that set
+them. Nothing else in vidstyle prints or exits.
 """
 from __future__ import annotations
 
 import functools
 import os
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
-from ..errors import VidstyleError
+from ..errors import OutOfMemoryError, VidstyleError
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def fail(message: str, code: int) -> "NoReturn":  # noqa: F821
-    stderr.print(f"[bold red]error:[/] {message}", markup=True)
+def fail(message: str, code: int) -> NoReturn:
+    stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, emoji=False)
     sys.exit(code)
+
+
+def flags_for(settings: tuple[str, ...]) -> str:
+    """`` (option --size)``: the current command's flags for the library's setting names, if it has them."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not settings:
+        return ""
+    opts: dict[str, str] = {}
+    for param in ctx.command.params:
+        if isinstance(param, click.Option) and param.name not in opts:
+            opts[param.name] = "/".join(param.opts)
+    found = list(dict.fromkeys(opts[s] for s in settings if s in opts))
+    if not found:
+        return ""
+    return f" (option{'s' if len(found) > 1 else ''} {', '.join(found)})"
 
 
 def handle_errors(fn: Callable) -> Callable:
@@ -31,11 +49,12 @@ def handle_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except VidstyleError as exc:
-            fail(str(exc), exc.exit_code)
+            fail(f"{exc}{flags_for(exc.settings)}", exc.exit_code)
         except KeyboardInterrupt:
             fail("interrupted; nothing was written", 130)
         except MemoryError:
-            fail("out of memory: lower --size or --batch", 6)
+            oom = OutOfMemoryError("out of memory: lower the batch or the working size", settings=("batch", "size"))
+            fail(f"{oom}{flags_for(oom.settings)}", oom.exit_code)
         except Exception as exc:  # a bug of ours: one line, the traceback on request
             if os.environ.get("VIDSTYLE_DEBUG"):
                 raise
@@ -44,35 +63,25 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def parse_weights(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        return [float(x) for x in text.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers, e.g. 0.7,0.3", param_hint="--style-weights") from None
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vidstyle")
 def main() -> None:
     """vidstyle: restyle images and whole videos after any painting (AdaIN)."""
 
 
+def warn(message: str) -> None:
+    stderr.print(f"[yellow]warning:[/] {escape(message)}", markup=True, emoji=False)
+
+
+def note(message: str) -> None:
+    stderr.print(f"[cyan]note:[/] {escape(message)}", markup=True, emoji=False)
+
+
 def _register() -> None:
-    from . import image, run, timeline
+    from . import farm, image, run, shots, timeline
 
-    main.add_command(image.image)
-    main.add_command(timeline.timeline)
-    main.add_command(image.style)
-    from . import shots
-
-    main.add_command(shots.shots)
-    if hasattr(run, "run"):
-        main.add_command(run.run)
-    from . import farm
-
-    main.add_command(farm.farm)
+    for command in (run.run, image.image, image.style, timeline.timeline, shots.shots, farm.farm):
+        main.add_command(command)
 
 
 _register()

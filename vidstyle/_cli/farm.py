@@ -6,11 +6,12 @@ import re
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..errors import SettingsError
-from . import handle_errors, stderr
+from . import handle_errors, note, stderr
+from .options import shots_cache_option
+from .progress import FrameProgress
 
 
 @click.group()
@@ -35,24 +36,26 @@ def _parse_frames(text: str) -> tuple[int, int]:
 @farm.command()
 @click.argument("job", type=click.Path(path_type=Path))
 @click.option("--plan", "plan_dir", type=click.Path(path_type=Path), help="Plan folder (default: JOB's name with .plan).")
-@click.option("--chunk-frames", type=click.IntRange(min=1), help="Frames per chunk (default: the job's, else 240).")
+@click.option("--chunk-frames", type=click.IntRange(min=1),
+              help="Frames per chunk (default: the job's, else 240), rounded up to a multiple of the batch.")
+@shots_cache_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan's chunks as JSON on stdout.")
 @handle_errors
-def plan(job, plan_dir, chunk_frames, as_json) -> None:
+def plan(job, plan_dir, chunk_frames, shots_cache, as_json) -> None:
     """Split every render of JOB (TOML) into chunks and write a plan folder."""
     from ..farm import make_plan
 
-    p = make_plan(job, plan_dir, chunk_frames=chunk_frames)
+    p = make_plan(job, plan_dir, chunk_frames=chunk_frames, shots_cache=shots_cache)
     if as_json:
         click.echo(json.dumps(p.to_dict(), indent=2))
         return
     for r in p.renders:
-        stderr.print(f"{r.id}: {r.frames} frames in {len(r.chunks)} chunks "
-                     f"(chunks {r.chunks[0].index}-{r.chunks[-1].index}) -> {r.spec.output}")
-    size = max(c.frames for c in p.chunks)
-    full = {c.frames for r in p.renders for c in r.chunks[:-1]}
-    note = "" if full <= {p.chunk_frames} else f"; {p.chunk_frames} rounded up to a multiple of the batch size"
-    stderr.print(f"plan written to {p.folder / 'plan.json'} ({len(p.chunks)} chunks of up to {size} frames{note})")
+        stderr.print(f"{r.id}: {r.frames} frames in {len(r.chunks)} chunks of {r.chunk_frames} "
+                     f"(chunks {r.chunks[0].index}-{r.chunks[-1].index}, batch {r.spec.model.batch}) "
+                     f"-> {r.spec.output}")
+    for line in p.notes:
+        note(line)
+    stderr.print(f"plan written to {p.folder / 'plan.json'} ({len(p.chunks)} chunks)")
 
 
 @farm.command()
@@ -61,7 +64,7 @@ def plan(job, plan_dir, chunk_frames, as_json) -> None:
 @click.option("--frames", "frame_range", help="START-END (inclusive) as farm schedulers pass frame tokens.")
 @click.option("--render", "render_id", help="With --frames: which render (id or name), if the plan has several.")
 @click.option("--force", is_flag=True, help="Render even if the chunk is already done and verified.")
-@click.option("--quiet", is_flag=True)
+@click.option("--quiet", is_flag=True, help="No progress bar, no summary.")
 @handle_errors
 def render(plan_dir, chunks, frame_range, render_id, force, quiet) -> None:
     """Render chunks of PLAN into the plan folder; chunks already done are skipped."""
@@ -78,9 +81,10 @@ def render(plan_dir, chunks, frame_range, render_id, force, quiet) -> None:
             raise SettingsError("--render goes with --frames; --chunk counts over the whole plan")
         indices = [p.chunk(k).index for k in chunks]
     for k in indices:
-        result = render_chunk(p, k, force=force)
+        c = p.chunk(k)
+        with FrameProgress(f"chunk {k}", quiet=quiet) as bar:
+            result = render_chunk(p, k, force=force, on_progress=lambda done, total: bar.update(done, total, c.label))
         if not quiet:
-            c = p.chunk(k)
             verb = "already done" if result.status == "skipped" else f"rendered in {result.seconds:.1f} s"
             stderr.print(f"{c.label}: {verb}")
 
@@ -135,7 +139,9 @@ def status(plan_dir, as_json) -> None:
 @farm.command()
 @click.argument("job", type=click.Path(path_type=Path))
 @click.option("--plan", "plan_dir", type=click.Path(path_type=Path), help="Plan folder (default: JOB's name with .plan).")
-@click.option("--chunk-frames", type=click.IntRange(min=1), help="Frames per chunk (default: the job's, else 240).")
+@click.option("--chunk-frames", type=click.IntRange(min=1),
+              help="Frames per chunk (default: the job's, else 240), rounded up to a multiple of the batch.")
+@shots_cache_option
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", help="Ray cluster address (from `ray start --head`; 'auto' finds a local one).")
 @click.option("--gpus-per-task", type=click.FloatRange(min=0), default=0, show_default=True, help="GPUs each Ray task reserves.")
@@ -143,33 +149,20 @@ def status(plan_dir, as_json) -> None:
 @click.option("-y", "--overwrite", is_flag=True, help="Replace outputs that exist.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
-def run(job, plan_dir, chunk_frames, executor, address, gpus_per_task, retries, overwrite, quiet) -> None:
+def run(job, plan_dir, chunk_frames, shots_cache, executor, address, gpus_per_task, retries, overwrite,
+        quiet) -> None:
     """Plan JOB, render the missing chunks (here or on Ray), assemble every render."""
     from ..farm.executors import run_job
 
-    progress = None
-    bar = None
-    if not quiet:
-        bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[chunks]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=stderr, transient=False,
+    with FrameProgress("frames", quiet=quiet) as bar:
+        report = run_job(
+            job, plan_dir, chunk_frames=chunk_frames, executor=executor, address=address,
+            gpus_per_task=gpus_per_task, max_retries=retries, overwrite=overwrite, shots_cache=shots_cache,
+            progress=lambda done, total, chunks_done, chunks: bar.update(done, total, f"chunks {chunks_done}/{chunks}"),
         )
-        task = bar.add_task("frames", total=None, chunks="", start=False)
-
-        def progress(done: int, total: int, chunks_done: int, chunks_total: int) -> None:
-            if not bar.live.is_started:
-                bar.start()
-                bar.start_task(task)
-            bar.update(task, completed=done, total=total, chunks=f"chunks {chunks_done}/{chunks_total}")
-
-    try:
-        report = run_job(job, plan_dir, chunk_frames=chunk_frames, executor=executor, address=address,
-                         gpus_per_task=gpus_per_task, max_retries=retries, overwrite=overwrite, progress=progress)
-    finally:
-        if bar is not None:
-            bar.stop()
     if not quiet:
+        for line in report.plan.notes:
+            note(line)
         stderr.print(
             f"{len(report.rendered)} chunks rendered, {report.skipped} already done; "
             f"{report.total_seconds:.1f} s ({report.render_seconds:.1f} s rendering, "

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from . import handle_errors, stderr
+from .options import model_options, shots_cache_option
+from .progress import FrameProgress
 
 CSV_FIELDS = ("shot", "start_frame", "end_frame", "frames", "start_timecode", "end_timecode", "start_time", "end_time", "duration")
 
@@ -22,16 +24,18 @@ CSV_FIELDS = ("shot", "start_frame", "end_frame", "frames", "start_timecode", "e
               help="Smallest frame difference, 0-1, that can be a cut (default 0.015).")
 @click.option("--adaptive", type=click.FloatRange(min=1), default=None,
               help="How many times its neighbours' difference a cut must stand out (default 3).")
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the cached list beside the input.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write a cached list.")
+@shots_cache_option
+@model_options(size=False, batch=False)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
-def shots(input_path, fmt, min_shot, threshold, adaptive, no_cache, device) -> None:
+def shots(input_path, fmt, min_shot, threshold, adaptive, no_cache, shots_cache, device, quiet) -> None:
     """List the shots of a video: where each hard cut is, by frame and time.
 
     Frames are 0-based and END is exclusive, so `vidstyle run --frames START:END`
     renders exactly one shot. Dissolves and fades are not cuts. The list is
-    cached beside the input (.NAME.shots.json) and reused while the file and
-    the settings stay the same.
+    cached in the user's cache folder (or --shots-cache) and reused while the
+    file and the settings stay the same.
     """
     from ..shots import ShotSettings, shots_for
 
@@ -41,7 +45,9 @@ def shots(input_path, fmt, min_shot, threshold, adaptive, no_cache, device) -> N
         adaptive=defaults.adaptive if adaptive is None else adaptive,
         min_shot_frames=min_shot,
     )
-    shot_list = shots_for(input_path, device=device, settings=settings, cache=not no_cache)
+    with FrameProgress("finding cuts", quiet=quiet or fmt is not None) as bar:
+        shot_list = shots_for(input_path, device=device, settings=settings, cache=not no_cache,
+                              cache_dir=shots_cache, progress=bar.frames)
     if fmt == "json":
         click.echo(shot_list.to_json())
         return

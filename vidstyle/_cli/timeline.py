@@ -7,14 +7,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import handle_errors, stderr
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(seconds, 60)
-    h, m = divmod(int(m), 60)
-    return f"{h:02d}:{m:02d}:{s:06.3f}"
-
+from . import handle_errors, warn
+from .options import shots_cache_option
 
 @click.group()
 def timeline() -> None:
@@ -24,12 +18,13 @@ def timeline() -> None:
 @timeline.command()
 @click.argument("timeline_path", metavar="TIMELINE", type=click.Path(path_type=Path))
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@shots_cache_option
 @handle_errors
-def check(timeline_path: Path, input_path: Path) -> None:
+def check(timeline_path: Path, input_path: Path, shots_cache: Path | None) -> None:
     """Check TIMELINE against the video INPUT and print the resolved schedule (no model, no rendering)."""
     from ..masks import MaskLoader
     from ..timeline import load_timeline
-    from ..video import probe
+    from ..video import format_timecode, probe
 
     tl = load_timeline(timeline_path)
     info = probe(input_path)
@@ -37,10 +32,10 @@ def check(timeline_path: Path, input_path: Path) -> None:
     if tl.uses_shots:
         from ..shots import shots_for
 
-        shots = shots_for(input_path)
+        shots = shots_for(input_path, cache_dir=shots_cache)
     resolved = tl.resolve(info.fps, info.frame_count, shots)
-    # Masks are checked as a render checks them: mask videos' lengths, sizes.
-    masks = MaskLoader(info)
+    # Masks are checked as a render checks them: mask videos' lengths, shapes.
+    masks = MaskLoader((info.height, info.width), info)
     for r in resolved.keyframes:
         if r.keyframe.masks:
             masks.load(r.keyframe.masks, r.keyframe.where)
@@ -58,9 +53,9 @@ def check(timeline_path: Path, input_path: Path) -> None:
         else:
             change = f"{k.curve} {r.change_start:.2f}-{r.change_end:.2f} s"
         table.add_row(
-            _clock(r.time), str(r.frame), "-" if r.shot is None else str(r.shot), styles, f"{k.alpha:g}",
+            format_timecode(r.time), str(r.frame), "-" if r.shot is None else str(r.shot), styles, f"{k.alpha:g}",
             "preserved" if k.preserve_color else "style", ", ".join(p.name + (" (video)" if str(p) in masks.videos else "") for p in k.masks) or "-", change,
         )
     Console(highlight=False, soft_wrap=True).print(table)
     for warning in (*resolved.warnings, *masks.warnings):
-        stderr.print(f"[yellow]warning:[/] {warning}", markup=True)
+        warn(warning)

@@ -1,6 +1,6 @@
 """Join a render's chunks into its output: stream copy, the input's audio once, frames counted.
 
-Chunks are joined without re-encoding (:func:`vidstyle.video.join_chunks`).
+Chunks are joined without re-encoding (:func:`vidstyle.farm.join.join_chunks`).
 Before anything is written, every chunk must be done and match its marker
 (size and sha256) and the chunks must tile the input's frames; afterwards the
 output's frames are counted against the input's. A tampered plan folder (a
@@ -14,10 +14,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..digest import InputIdentity, file_sha256
 from ..errors import InputError, RenderError
 from ..outputs import atomic_path
 from .chunk import chunk_state, marker_path, read_marker
-from .plan import Plan, RenderPlan, file_sha256
+from .join import ChunkFile, join_chunks, scan_chunk
+from .plan import Plan, RenderPlan
 
 __all__ = ["AssembleResult", "assemble", "assemble_plan", "assembled_path", "is_assembled"]
 
@@ -49,7 +51,6 @@ def is_assembled(plan: Plan, render: RenderPlan) -> bool:
 
 
 def _check_chunks(plan: Plan, render: RenderPlan) -> None:
-    where = f"{plan.folder}"
     expected = 0
     for c in render.chunks:
         if c.start != expected or c.stop <= c.start:
@@ -64,24 +65,18 @@ def _check_chunks(plan: Plan, render: RenderPlan) -> None:
         path = plan.path(c)
         marker = read_marker(plan, c)
         if not path.exists():
-            raise RenderError(
-                f"{c.label} is missing ({path.name}); render it with "
-                f"`vidstyle farm render {where} --chunk {c.index}` or run the job again"
-            )
+            raise RenderError(f"{c.label} is missing ({path.name}): render chunk {c.index}, or run the job again")
         if marker is None:
-            raise RenderError(
-                f"{c.label} is not finished (no {marker_path(plan, c).name}); render it with "
-                f"`vidstyle farm render {where} --chunk {c.index}`"
-            )
+            raise RenderError(f"{c.label} is not finished (no {marker_path(plan, c).name}): render chunk {c.index}")
         if marker.get("frames") != c.frames or marker.get("start") != c.start or marker.get("stop") != c.stop:
             raise RenderError(
                 f"{c.label}: its marker says {marker.get('frames')} frames ({marker.get('start')}-{marker.get('stop')}), "
-                f"the plan {c.frames}; render it again with --chunk {c.index} --force"
+                f"the plan {c.frames}: render chunk {c.index} again, forced"
             )
         if chunk_state(plan, c, verify=True) != "done":
             raise RenderError(
-                f"{c.label}: {path.name} does not match its marker (changed, truncated or from other settings); "
-                f"render it again with `vidstyle farm render {where} --chunk {c.index} --force`"
+                f"{c.label}: {path.name} does not match its marker (changed, truncated or from other settings): "
+                f"render chunk {c.index} again, forced"
             )
 
 
@@ -99,8 +94,7 @@ def assemble(plan: Plan, render_id: str | None = None, *, overwrite: bool = Fals
         InputError: the input changed since planning.
         OutputError: the output exists (without ``overwrite``) or cannot be written.
     """
-    from ..shots import InputIdentity
-    from ..video import ChunkFile, join_chunks, probe, resolve_range, scan_chunk
+    from ..video import count_frames, probe
 
     render = plan.render(render_id)
     spec = render.spec
@@ -109,18 +103,18 @@ def assemble(plan: Plan, render_id: str | None = None, *, overwrite: bool = Fals
     if not force and is_assembled(plan, render):
         return AssembleResult(render.id, out, render.frames, "skipped", 0.0)
     if asdict(InputIdentity.of(spec.input)) != render.input_identity:
-        raise InputError(f"{spec.input} changed since the plan was made; run `vidstyle farm plan` again")
+        raise InputError(f"{spec.input} changed since the plan was made; make the plan again")
     _check_chunks(plan, render)
     info = probe(spec.input)
     files = [ChunkFile(plan.path(c), c.frames, c.first_pts) for c in render.chunks]
     ours = assembled_path(plan, render).exists() and out.exists()
     written = join_chunks(files, info, out, overwrite=overwrite or ours)
     # The input's own count (a demux pass), not the plan's: the output must match the video.
-    _, all_pts = resolve_range(info, frames=(0, 1 << 62))
+    frames = count_frames(info)
     got = scan_chunk(out).packets
-    if written != len(all_pts) or got != len(all_pts):
+    if written != frames or got != frames:
         os.unlink(out)
-        raise RenderError(f"{out} has {got} frames but {spec.input} has {len(all_pts)}; it was removed")
+        raise RenderError(f"{out} has {got} frames but {spec.input} has {frames}; it was removed")
     record = {"key": render.key, "output": str(out), "frames": got, "bytes": out.stat().st_size,
               "sha256": file_sha256(out)}
     with atomic_path(assembled_path(plan, render), overwrite=True) as tmp:

@@ -11,25 +11,23 @@ older settings) means it is rendered again. A failure leaves
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..digest import InputIdentity, file_sha256
 from ..errors import InputError, RenderError, VidstyleError
 from ..outputs import atomic_path
-from .plan import ChunkPlan, Plan, RenderPlan, file_sha256
+from ..settings import ModelSettings, Span
+from ..stylize import Stylizer
+from .join import scan_chunk
+from .plan import ChunkPlan, Plan, RenderPlan
 
 __all__ = ["ChunkResult", "render_chunk", "chunk_state", "read_marker", "marker_path", "get_stylizer"]
 
-# Test hook: "K:raise" or "K:exit" (comma-separated) makes the first attempt of
-# chunk K fail after its first frames are written: "raise" with an error, "exit"
-# by killing the process (a crashed worker). Fires once per chunk per plan folder.
-FAULT_ENV = "VIDSTYLE_FARM_FAULT"
-
-_STYLIZERS: dict[tuple, Any] = {}
+_STYLIZERS: dict[tuple, Stylizer] = {}
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,28 @@ def _marker_fits(marker: dict[str, Any], render: RenderPlan, chunk: ChunkPlan) -
     )
 
 
-def get_stylizer(device: str, size: int):
+class _CachingStylizer(Stylizer):
+    """A Stylizer that encodes each style file once per process (until the file changes)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._styles: dict[tuple, Any] = {}
+
+    def load_style(self, path, color_reference=None):
+        if color_reference is not None:  # colour matched to a frame: not reusable
+            return super().load_style(path, color_reference)
+        p = Path(path)
+        try:
+            st = p.stat()
+        except OSError:
+            return super().load_style(path)
+        k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+        if k not in self._styles:
+            self._styles[k] = super().load_style(path)
+        return self._styles[k]
+
+
+def get_stylizer(model: ModelSettings) -> Stylizer:
     """One :class:`~vidstyle.stylize.Stylizer` per process, device, size and weights folder.
 
     A local run or a Ray worker loads the networks once and renders many
@@ -102,63 +121,30 @@ def get_stylizer(device: str, size: int):
     identical to it).
     """
     from ..model import weights_dir
-    from ..stylize import Stylizer
 
-    class _CachingStylizer(Stylizer):
-        def load_style(self, path, color_reference=None):
-            if color_reference is not None:  # colour matched to a frame: not reusable
-                return super().load_style(path, color_reference)
-            p = Path(path)
-            try:
-                st = p.stat()
-            except OSError:
-                return super().load_style(path)
-            k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-            if k not in self._styles:
-                self._styles[k] = super().load_style(path)
-            return self._styles[k]
-
-    key = (device, size, str(weights_dir()))
+    key = (model.device, model.size, str(weights_dir()))
     if key not in _STYLIZERS:
-        stylizer = _CachingStylizer(device=device, size=size)
-        stylizer._styles = {}
-        _STYLIZERS[key] = stylizer
+        _STYLIZERS[key] = _CachingStylizer(model.device, model.size)
     return _STYLIZERS[key]
 
 
 def _check_inputs(render: RenderPlan) -> None:
-    from ..shots import InputIdentity
-
     spec = render.spec
     if asdict(InputIdentity.of(spec.input)) != render.input_identity:
         raise InputError(
-            f"{spec.input} changed since the plan was made; run `vidstyle farm plan` again (finished chunks of "
+            f"{spec.input} changed since the plan was made; make the plan again (finished chunks of "
             "unchanged renders are kept)"
         )
     for path, digest in render.files.items():
         if file_sha256(path) != digest:
-            raise InputError(f"{path} changed since the plan was made; run `vidstyle farm plan` again")
-
-
-def _fault(plan: Plan, chunk: ChunkPlan) -> str | None:
-    spec = os.environ.get(FAULT_ENV, "")
-    for item in filter(None, (s.strip() for s in spec.split(","))):
-        k, _, mode = item.partition(":")
-        if k.isdigit() and int(k) == chunk.index and mode in ("raise", "exit"):
-            flag = plan.folder / f".fault-{chunk.index}"
-            try:
-                os.close(os.open(flag, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            except FileExistsError:
-                return None  # fired already: this is the retry
-            return mode
-    return None
+            raise InputError(f"{path} changed since the plan was made; make the plan again")
 
 
 def render_chunk(
     plan: Plan,
     index: int,
     *,
-    stylizer: Any = None,
+    stylizer: Stylizer | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     force: bool = False,
 ) -> ChunkResult:
@@ -172,6 +158,7 @@ def render_chunk(
     Args:
         stylizer: a loaded :class:`~vidstyle.stylize.Stylizer` (default: one per
             process, see :func:`get_stylizer`).
+        on_progress: called as ``(frames_done, frames_in_chunk)`` as frames are written.
         force: render even when a verified chunk is there.
 
     Raises:
@@ -179,7 +166,6 @@ def render_chunk(
         RenderError, SettingsError, OutputError, WeightsError: as a render would.
     """
     from ..render import stylize_video
-    from ..video import scan_chunk
 
     chunk = plan.chunk(index)
     render = next(r for r in plan.renders if r.id == chunk.render)
@@ -194,20 +180,10 @@ def render_chunk(
     marker_path(plan, chunk).unlink(missing_ok=True)
     try:
         _check_inputs(render)
-        fault = _fault(plan, chunk)
-
-        def progress(done: int, total: int | None) -> None:
-            if fault is not None:
-                if fault == "exit":
-                    os._exit(17)  # a worker dying mid-write: the partial file stays behind
-                raise RenderError(f"injected fault in {chunk.label} ({FAULT_ENV})")
-            if on_progress is not None:
-                on_progress(done, total)
-
-        stylizer = stylizer or get_stylizer(spec.device, spec.size)
         stylize_video(
-            spec.input, path, frames=(chunk.start, chunk.stop), overwrite=True, audio=False,
-            shots=render.shot_list(), stylizer=stylizer, on_progress=progress, **spec.render_kwargs(),
+            spec.input, path, spec.style, model=spec.model, encode=spec.encode,
+            span=Span(frames=(chunk.start, chunk.stop)), overwrite=True, audio=False, shots=render.shot_list(),
+            stylizer=stylizer or get_stylizer(spec.model), on_progress=on_progress,
         )
         scan = scan_chunk(path)
         if scan.packets != chunk.frames or not scan.first_is_keyframe:

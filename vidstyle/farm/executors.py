@@ -1,7 +1,8 @@
 """Run a plan's chunks on this machine (``local``) or as Ray tasks (``ray``), then assemble.
 
-Both executors only ever call :func:`~vidstyle.farm.chunk.render_chunk`, so a
-chunk is rendered the same way whoever runs it, and both skip chunks already
+Both executors only ever call :func:`~vidstyle.farm.chunk.render_chunk` (or
+the ``render`` function given in its place: same arguments, same result), so
+a chunk is rendered the same way whoever runs it, and both skip chunks already
 done: running a job again after a crash does only what is missing.
 
 Ray (``pip install 'vidstyle[farm]'``) is imported only here, only when asked
@@ -17,18 +18,21 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..errors import InputError, RenderError, SettingsError, VidstyleError
 from .assemble import AssembleResult, assemble, is_assembled
 from .chunk import ChunkResult, chunk_state, render_chunk
 from .plan import Plan, make_plan
 
-__all__ = ["EXECUTORS", "RunReport", "run_chunks", "run_job", "plan_status", "ProgressFn"]
+__all__ = ["EXECUTORS", "RunReport", "run_chunks", "run_job", "plan_status", "ProgressFn", "ChunkRenderer"]
 
 EXECUTORS = ("local", "ray")
 
 # (frames done, frames in all chunks to do, chunks done, chunks to do)
 ProgressFn = Callable[[int, int, int, int], None]
+# render_chunk's signature: (plan, index, on_progress=...) -> ChunkResult.
+ChunkRenderer = Callable[..., ChunkResult]
 
 
 @dataclass
@@ -62,7 +66,8 @@ def _pending(plan: Plan) -> tuple[list[int], int]:
     return todo, skipped
 
 
-def _run_local(plan: Plan, todo: list[int], report: RunReport, progress: ProgressFn | None) -> None:
+def _run_local(plan: Plan, todo: list[int], report: RunReport, progress: ProgressFn | None,
+               render: ChunkRenderer) -> None:
     total = sum(plan.chunk(k).frames for k in todo)
     finished = 0
     for n, k in enumerate(todo):
@@ -71,7 +76,7 @@ def _run_local(plan: Plan, todo: list[int], report: RunReport, progress: Progres
                 progress(base + done, total, n, len(todo))
 
         try:
-            result = render_chunk(plan, k, on_progress=on_frames)
+            result = render(plan, k, on_progress=on_frames)
         except VidstyleError as exc:
             report.failed.append((k, str(exc)))
             if isinstance(exc, (SettingsError, InputError)):
@@ -83,12 +88,11 @@ def _run_local(plan: Plan, todo: list[int], report: RunReport, progress: Progres
             progress(finished, total, n + 1, len(todo))
 
 
-def _ray_task(folder: str, index: int) -> dict:
+def _ray_task(folder: str, index: int, render: ChunkRenderer) -> dict[str, Any]:
     """One chunk, in a Ray worker."""
-    from .chunk import render_chunk as _render
     from .plan import load_plan as _load
 
-    return asdict(_render(_load(folder), index))
+    return asdict(render(_load(folder), index))
 
 
 def _import_ray():
@@ -96,7 +100,8 @@ def _import_ray():
         import ray
     except ImportError:
         raise SettingsError(
-            "the ray executor needs Ray: pip install 'vidstyle[farm]' (or use --executor local)"
+            "the ray executor needs Ray: pip install 'vidstyle[farm]' (or use the local executor)",
+            settings="executor",
         ) from None
     return ray
 
@@ -111,6 +116,7 @@ def _run_ray(
     gpus_per_task: float,
     cpus_per_task: float,
     max_retries: int,
+    render: ChunkRenderer,
 ) -> None:
     ray = _import_ray()
     t0 = time.perf_counter()
@@ -122,7 +128,7 @@ def _run_ray(
         except ConnectionError as exc:
             raise SettingsError(
                 f"cannot reach the Ray cluster at {address}: {exc}; start one with `ray start --head` "
-                "and pass its address (or leave out --address for a local Ray)"
+                "and pass its address (or none, for a local Ray)", settings="address",
             ) from None
         started = True
     report.start_seconds = time.perf_counter() - t0
@@ -136,7 +142,7 @@ def _run_ray(
     )
     try:
         total = sum(plan.chunk(k).frames for k in todo)
-        refs = {task.remote(str(plan.folder), k): k for k in todo}
+        refs = {task.remote(str(plan.folder), k, render): k for k in todo}
         finished_frames = 0
         done = 0
         waiting = list(refs)
@@ -173,23 +179,30 @@ def run_chunks(
     max_retries: int = 2,
     progress: ProgressFn | None = None,
     report: RunReport | None = None,
+    render: ChunkRenderer = render_chunk,
 ) -> RunReport:
-    """Render every chunk of ``plan`` that is not done yet; failures are collected in the report."""
+    """Render every chunk of ``plan`` that is not done yet; failures are collected in the report.
+
+    ``render`` renders one chunk in :func:`~vidstyle.farm.chunk.render_chunk`'s
+    place (for Ray it must be importable or picklable where the workers run).
+    """
     if executor not in EXECUTORS:
-        raise SettingsError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+        raise SettingsError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}",
+                            settings="executor")
     if executor == "local" and address is not None:
-        raise SettingsError("--address is for --executor ray")
+        raise SettingsError("a cluster address is for the ray executor", settings=("address", "executor"))
     if gpus_per_task < 0 or cpus_per_task <= 0 or max_retries < 0:
-        raise SettingsError("--gpus-per-task must be >= 0, CPUs per task > 0 and retries >= 0")
+        raise SettingsError("GPUs per task must be >= 0, CPUs per task > 0 and retries >= 0",
+                            settings=("gpus_per_task", "retries"))
     report = report or RunReport(plan)
     todo, report.skipped = _pending(plan)
     t0 = time.perf_counter()
     if todo:
         if executor == "local":
-            _run_local(plan, todo, report, progress)
+            _run_local(plan, todo, report, progress, render)
         else:
             _run_ray(plan, todo, report, progress, address=address, gpus_per_task=gpus_per_task,
-                     cpus_per_task=cpus_per_task, max_retries=max_retries)
+                     cpus_per_task=cpus_per_task, max_retries=max_retries, render=render)
     report.render_seconds = time.perf_counter() - t0 - report.start_seconds
     return report
 
@@ -205,8 +218,14 @@ def run_job(
     max_retries: int = 2,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    shots_cache: str | os.PathLike[str] | None = None,
+    render: ChunkRenderer = render_chunk,
 ) -> RunReport:
     """Plan ``job`` (keeping chunks already done), render what is missing, assemble every render.
+
+    ``progress`` is called as ``(frames done, frames to do, chunks done, chunks
+    to do)``; ``shots_cache`` goes to :func:`~vidstyle.farm.plan.make_plan`,
+    ``render`` to :func:`run_chunks`.
 
     Raises:
         RenderError: some chunks failed after their retries (the others are
@@ -214,10 +233,10 @@ def run_job(
         InputError, SettingsError, OutputError: as planning or assembling would.
     """
     t0 = time.perf_counter()
-    plan = make_plan(job, plan_folder, chunk_frames=chunk_frames)
+    plan = make_plan(job, plan_folder, chunk_frames=chunk_frames, shots_cache=shots_cache)
     report = RunReport(plan, plan_seconds=time.perf_counter() - t0)
     run_chunks(plan, executor=executor, address=address, gpus_per_task=gpus_per_task,
-               max_retries=max_retries, progress=progress, report=report)
+               max_retries=max_retries, progress=progress, report=report, render=render)
     t1 = time.perf_counter()
     failed_renders = {plan.chunk(k).render for k, _ in report.failed}
     for r in plan.renders:
@@ -230,7 +249,7 @@ def run_job(
         more = f" (and {len(report.failed) - 3} more)" if len(report.failed) > 3 else ""
         err = RenderError(
             f"{len(report.failed)} chunk(s) failed: {lines}{more}. Finished chunks are kept: run the job again "
-            f"to redo only what is missing (`vidstyle farm status {plan.folder}` lists them)"
+            f"to redo only what is missing (the plan's status in {plan.folder} lists them)"
         )
         err.report = report  # type: ignore[attr-defined]
         raise err

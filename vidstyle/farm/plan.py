@@ -7,13 +7,15 @@ A *job file* is TOML, like a timeline file::
     [defaults]                    # any render key, for every render
     size = 512
     codec = "libx264"
-    crf = 18
 
     [[render]]
     input = "clips/walk.mp4"      # paths are relative to the job file
     output = "out/walk_styled.mp4"  # default: <input>_styled.mp4 beside it
-    style = "starry.jpg"          # or styles = [...], weights, alpha, preserve_color, masks
+    style = "starry.jpg"          # or styles = [...], weights, alpha, preserve_color, masks, color_method
     # timeline = "walk.toml"      # instead of the style keys
+
+Left out, a key takes the default of its settings value
+(:mod:`vidstyle.settings`), as ``vidstyle run`` does.
 
 A *plan* is the job resolved against its inputs, written as ``plan.json`` in a
 plan folder: absolute paths, every setting explicit, each input's identity and
@@ -26,10 +28,11 @@ input file: the whole video's frame count and rate (a timeline is resolved
 against the whole video, never the chunk), the first frame's timestamp (frame
 times count from it) and the shot list (shot numbers count from the first
 frame). The style schedule is then a pure function of the frame, so a frame
-gets the same look whichever chunk holds it. Chunk boundaries fall on multiples
-of the batch size so every frame is stylized in the same batch, with the same
-neighbours, as in a single run: the pixels are then bit for bit the same on the
-same device.
+gets the same look whichever chunk holds it. The plan fixes each render's
+batch (the job's, else what the planning machine's device picks), and chunk
+boundaries fall on multiples of it, so every frame is stylized in the same
+batch, with the same neighbours, as in a single run with that batch: the
+pixels are then bit for bit the same on the same device.
 """
 from __future__ import annotations
 
@@ -38,13 +41,14 @@ import json
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, OutputError, SettingsError
 from ..outputs import atomic_path
+from ..settings import EncodeSettings, ModelSettings, StyleSettings
 from ..timeline import read_toml
 
 __all__ = [
@@ -56,56 +60,41 @@ __all__ = [
     "load_job",
     "make_plan",
     "load_plan",
-    "file_sha256",
     "DEFAULT_CHUNK_FRAMES",
 ]
 
-FORMAT = "vidstyle.farm-plan/1"
+FORMAT = "vidstyle.farm-plan/2"
 PLAN_FILE = "plan.json"
 DEFAULT_CHUNK_FRAMES = 240
-# Without an explicit batch, each device picks its own (see render.default_batch):
-# 1, 2, 4 or 16 frames, all dividing 16; chunks starting on multiples of 16
-# keep every batch the same as in a single run.
-_BATCH_ALIGN = 16
 
-_RENDER_KEYS = {
-    "name": str, "input": str, "output": str, "style": str, "styles": list, "weights": list, "alpha": (int, float),
-    "preserve_color": (bool, str), "masks": list, "timeline": str, "size": int, "device": str, "batch": int,
-    "codec": str, "crf": int, "preset": str, "pix_fmt": str,
-}
+# Job keys, by the settings value they go to (``style`` is the one-style form of ``styles``).
+_STYLE_KEYS = {"style": str, "styles": list, "weights": list, "alpha": (int, float), "preserve_color": (bool, str),
+               "masks": list, "timeline": str, "color_method": str}
+_MODEL_KEYS = {"size": int, "device": str, "batch": int}
+_ENCODE_KEYS = {"codec": str, "crf": int, "preset": str, "pix_fmt": str}
+_RENDER_KEYS = {"name": str, "input": str, "output": str, **_STYLE_KEYS, **_MODEL_KEYS, **_ENCODE_KEYS}
 _JOB_KEYS = {"chunk_frames", "defaults", "render"}
 
 
 @dataclass(frozen=True)
 class RenderSpec:
-    """One render of a job, with paths made absolute and defaults filled in."""
+    """One render of a job: its files (absolute paths) and its settings, every one explicit."""
 
     name: str
     input: str
     output: str
-    styles: tuple[str, ...] = ()
-    weights: tuple[float, ...] | None = None
-    alpha: float = 1.0
-    preserve_color: bool | str = False
-    masks: tuple[str, ...] = ()
-    timeline: str | None = None
-    size: int = 512
-    device: str = "auto"
-    batch: int | None = None
-    codec: str = "libx264"
-    crf: int = 18
-    preset: str = "medium"
-    pix_fmt: str | None = None
+    style: StyleSettings
+    model: ModelSettings = ModelSettings()
+    encode: EncodeSettings = EncodeSettings()
 
-    def render_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`vidstyle.render.stylize_video` (device/size aside)."""
-        common = dict(batch=self.batch, codec=self.codec, crf=self.crf, preset=self.preset, pix_fmt=self.pix_fmt)
-        if self.timeline is not None:
-            return dict(timeline=self.timeline, **common)
-        return dict(
-            styles=list(self.styles), weights=None if self.weights is None else list(self.weights),
-            alpha=self.alpha, preserve_color=self.preserve_color, masks=list(self.masks) or None, **common,
-        )
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "input": self.input, "output": self.output, "style": asdict(self.style),
+                "model": asdict(self.model), "encode": asdict(self.encode)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RenderSpec:
+        return cls(d["name"], d["input"], d["output"], StyleSettings(**d["style"]), ModelSettings(**d["model"]),
+                   EncodeSettings(**d["encode"]))
 
 
 @dataclass(frozen=True)
@@ -142,12 +131,13 @@ class RenderPlan:
     fps: str
     time_base: str
     shots: dict[str, Any] | None
+    chunk_frames: int  # the plan's chunk size, rounded up to a multiple of this render's batch
     chunks: tuple[ChunkPlan, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "settings": asdict(self.spec),
+            "settings": self.spec.to_dict(),
             "key": self.key,
             "input_identity": self.input_identity,
             "files": self.files,
@@ -155,6 +145,7 @@ class RenderPlan:
             "fps": self.fps,
             "time_base": self.time_base,
             "shots": self.shots,
+            "chunk_frames": self.chunk_frames,
             "chunks": [
                 {"index": c.index, "number": c.number, "start": c.start, "stop": c.stop,
                  "first_pts": c.first_pts, "file": c.file}
@@ -164,15 +155,10 @@ class RenderPlan:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RenderPlan:
-        s = dict(d["settings"])
-        for k in ("styles", "masks"):
-            s[k] = tuple(s.get(k) or ())
-        if s.get("weights") is not None:
-            s["weights"] = tuple(s["weights"])
         return cls(
-            id=d["id"], spec=RenderSpec(**s), key=d["key"], input_identity=d["input_identity"],
+            id=d["id"], spec=RenderSpec.from_dict(d["settings"]), key=d["key"], input_identity=d["input_identity"],
             files=dict(d["files"]), frames=int(d["frames"]), fps=d["fps"], time_base=d["time_base"],
-            shots=d.get("shots"),
+            shots=d.get("shots"), chunk_frames=int(d["chunk_frames"]),
             chunks=tuple(
                 ChunkPlan(int(c["index"]), d["id"], int(c["number"]), int(c["start"]), int(c["stop"]),
                           int(c["first_pts"]), c["file"])
@@ -207,36 +193,48 @@ class Plan:
             if len(self.renders) == 1:
                 return self.renders[0]
             raise SettingsError(
-                f"the plan has {len(self.renders)} renders: say which with --render "
-                f"({', '.join(r.id for r in self.renders)})"
+                f"the plan has {len(self.renders)} renders: say which render "
+                f"({', '.join(r.id for r in self.renders)})", settings="render_id",
             )
         for r in self.renders:
             if r.id == render_id or r.spec.name == render_id:
                 return r
-        raise SettingsError(f"no render {render_id!r} in the plan; it has: {', '.join(r.id for r in self.renders)}")
+        raise SettingsError(f"no render {render_id!r} in the plan; it has: {', '.join(r.id for r in self.renders)}",
+                            settings="render_id")
 
     def chunk(self, index: int) -> ChunkPlan:
         chunks = self.chunks
         if not 0 <= index < len(chunks):
-            raise SettingsError(f"chunk {index} is not in the plan: it has chunks 0-{len(chunks) - 1}")
+            raise SettingsError(f"chunk {index} is not in the plan: it has chunks 0-{len(chunks) - 1}",
+                                settings="chunks")
         return chunks[index]
 
     def chunks_in(self, render_id: str | None, first: int, last: int) -> list[ChunkPlan]:
         """The chunks of a render covering frames ``first..last`` (inclusive, as farms pass them)."""
         r = self.render(render_id)
         if last < first:
-            raise SettingsError(f"frame range {first}-{last} is empty")
+            raise SettingsError(f"frame range {first}-{last} is empty", settings="frame_range")
         picked = [c for c in r.chunks if c.start <= last and c.stop > first]
         if not picked or picked[0].start != first or picked[-1].stop - 1 != min(last, r.frames - 1):
             bounds = ", ".join(f"{c.start}-{c.stop - 1}" for c in r.chunks[:6])
             raise SettingsError(
-                f"frames {first}-{last} of {r.id} do not match the plan's chunks ({bounds}{', ...' if len(r.chunks) > 6 else ''}): "
-                "give the scheduler the same chunk size as --chunk-frames, or use --chunk K"
+                f"frames {first}-{last} of {r.id} do not match the plan's chunks "
+                f"({bounds}{', ...' if len(r.chunks) > 6 else ''}): give the scheduler the plan's chunk size "
+                f"({r.chunk_frames} frames), or pick chunks by index", settings=("frame_range", "chunks"),
             )
         return picked
 
     def path(self, chunk: ChunkPlan) -> Path:
         return self.folder / chunk.file
+
+    @property
+    def notes(self) -> list[str]:
+        """What the plan made of its settings that the user did not ask for (chunk sizes rounded up)."""
+        return [
+            f"{r.id}: chunks of {r.chunk_frames} frames instead of {self.chunk_frames}, a multiple of its batch "
+            f"({r.spec.model.batch} frames), so that every frame is batched as in a single run"
+            for r in self.renders if r.chunk_frames != self.chunk_frames
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -317,41 +315,28 @@ def _spec(d: dict[str, Any], base: Path, where: str) -> RenderSpec:
     from ..video import default_output_path
 
     inp = _abs(d["input"], base)
-    styles = list(d.get("styles") or ())
-    if "style" in d:
-        if styles:
-            raise SettingsError(f"{where}: give style or styles, not both")
-        styles = [d["style"]]
-    timeline = d.get("timeline")
-    if timeline is not None:
-        if styles or "weights" in d or "masks" in d or "alpha" in d or "preserve_color" in d:
-            raise SettingsError(f"{where}: a timeline sets styles, weights, alpha, colour and masks per keyframe: leave those keys out")
-    elif not styles:
-        raise SettingsError(f"{where}: needs style = \"image\" (or styles = [...], or timeline = \"file.toml\")")
-    codec = d.get("codec", "libx264")
-    output = _abs(d["output"], base) if "output" in d else str(default_output_path(inp, codec=codec))
-    weights = d.get("weights")
+    if "style" in d and "styles" in d:
+        raise SettingsError(f"{where}: give style or styles, not both")
+    styles = [d["style"]] if "style" in d else list(d.get("styles") or ())
     name = d.get("name") or Path(inp).stem
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
         raise SettingsError(f"{where}: name {name!r} may only hold letters, digits, '.', '_' and '-'")
-    return RenderSpec(
-        name=name,
-        input=inp,
-        output=output,
-        styles=tuple(_abs(s, base) for s in styles),
-        weights=None if weights is None else tuple(float(w) for w in weights),
-        alpha=float(d.get("alpha", 1.0)),
-        preserve_color=d.get("preserve_color", False),
-        masks=tuple(_abs(m, base) for m in d.get("masks", ())),
-        timeline=None if timeline is None else _abs(timeline, base),
-        size=int(d.get("size", 512)),
-        device=d.get("device", "auto"),
-        batch=d.get("batch"),
-        codec=codec,
-        crf=int(d.get("crf", 18)),
-        preset=d.get("preset", "medium"),
-        pix_fmt=d.get("pix_fmt"),
-    )
+    timeline = d.get("timeline")
+    try:
+        style = StyleSettings(
+            styles=tuple(_abs(s, base) for s in styles),
+            weights=None if d.get("weights") is None else tuple(float(w) for w in d["weights"]),
+            preserve_color=d.get("preserve_color", False),
+            masks=tuple(_abs(m, base) for m in d.get("masks", ())),
+            timeline=None if timeline is None else _abs(timeline, base),
+            **{k: d[k] for k in ("alpha", "color_method") if k in d},
+        )
+        model = ModelSettings(**{k: d[k] for k in _MODEL_KEYS if k in d})
+        encode = EncodeSettings(**{k: d[k] for k in _ENCODE_KEYS if k in d})
+    except SettingsError as exc:
+        raise SettingsError(f"{where}: {exc}", settings=exc.settings) from None
+    output = _abs(d["output"], base) if "output" in d else str(default_output_path(inp, codec=encode.codec))
+    return RenderSpec(name=name, input=inp, output=output, style=style, model=model, encode=encode)
 
 
 # --------------------------------------------------------------------------- #
@@ -359,71 +344,65 @@ def _spec(d: dict[str, Any], base: Path, where: str) -> RenderSpec:
 # --------------------------------------------------------------------------- #
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return h.hexdigest()
+def _aligned(chunk_frames: int, batch: int) -> int:
+    """Chunk size rounded up to a multiple of the batch: every chunk starts a batch of a single run."""
+    return max(batch, math.ceil(chunk_frames / batch) * batch)
 
 
-def _aligned(chunk_frames: int, batch: int | None) -> int:
-    align = batch or _BATCH_ALIGN
-    return max(align, math.ceil(chunk_frames / align) * align)
+def _pinned_batch(model: ModelSettings) -> ModelSettings:
+    """The settings with the batch made explicit: the job's, else what this machine's device would pick.
+
+    Every chunk then batches its frames as a single run with that batch does,
+    whichever worker renders it.
+    """
+    if model.batch is not None:
+        return model
+    import torch
+
+    from ..render import default_batch
+
+    cuda = model.device.startswith("cuda") or (model.device == "auto" and torch.cuda.is_available())
+    return replace(model, batch=default_batch("cuda" if cuda else "cpu", model.size))
 
 
-def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: int, folder: Path) -> RenderPlan:
-    from ..shots import InputIdentity, shots_for
-    from ..stylize import check_alpha, check_weights
-    from ..timeline import load_timeline
-    from ..video import FrameWriter, probe, resolve_range
+def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: int, folder: Path,
+                 shots_cache: str | os.PathLike[str] | None) -> RenderPlan:
+    from ..digest import InputIdentity, file_sha256
+    from ..masks import MaskLoader
+    from ..shots import shots_for
+    from ..timeline import timeline_for
+    from ..video import FrameWriter, frame_timestamps, probe
 
     where = f"render {spec.name}"
-    if spec.batch is not None and spec.batch < 1:
-        raise SettingsError(f"{where}: batch must be at least 1, got {spec.batch}")
-    if spec.size < 64:
-        raise SettingsError(f"{where}: size must be at least 64, got {spec.size}")
-    check_alpha(spec.alpha)
-    if spec.timeline is None and spec.weights is not None:
-        check_weights(spec.weights, len(spec.styles))
     if not Path(spec.output).parent.is_dir():
         raise OutputError(f"{where}: cannot write {spec.output}: folder {Path(spec.output).parent} does not exist")
-    files: dict[str, str] = {}
-    shots = None
+    spec = replace(spec, model=_pinned_batch(spec.model))
     info = probe(spec.input)
-    rng, all_pts = resolve_range(info, frames=(0, 1 << 62))
-    n = rng.stop or len(all_pts)
-    if spec.timeline is not None:
-        tl = load_timeline(spec.timeline)
-        files[spec.timeline] = file_sha256(spec.timeline)
-        for p in tl.style_paths:
+    all_pts = frame_timestamps(info)
+    n = len(all_pts)
+    timeline = timeline_for(spec.style)
+    files = {} if spec.style.timeline is None else {str(spec.style.timeline): file_sha256(spec.style.timeline)}
+    masks = MaskLoader((info.height, info.width), info)
+    for k in timeline.keyframes:
+        for p in (*k.styles, *k.masks):
             files[str(p)] = file_sha256(p)
-        for k in tl.keyframes:
-            for m in k.masks:
-                files[str(m)] = file_sha256(m)
-        if tl.uses_shots:
-            # Detected once here (or read from the cache) and stored in the plan:
-            # every chunk, on any machine, places the keyframes on the same shots.
-            shots = shots_for(spec.input, device=spec.device)
-        tl.resolve(info.fps, n, shots)  # fail now, not on the farm
-    else:
-        for p in (*spec.styles, *spec.masks):
-            files[p] = file_sha256(p)
+        if k.masks:
+            masks.load(k.masks, k.where)  # mask videos' lengths and every mask's shape: now, not on the farm
+    shots = None
+    if timeline.uses_shots:
+        # Detected once here (or read from the cache) and stored in the plan:
+        # every chunk, on any machine, places the keyframes on the same shots.
+        shots = shots_for(spec.input, device=spec.model.device, cache_dir=shots_cache)
+    timeline.resolve(info.fps, n, shots)  # fail now, not on the farm
     rid = f"r{number:02d}-{spec.name}"
     ext = Path(spec.output).suffix or ".mp4"
     # Every encoder setting and the output container are checked here, cheaply.
     (folder / rid).mkdir(parents=True, exist_ok=True)
-    FrameWriter(folder / rid / f"check{ext}", info, codec=spec.codec, crf=spec.crf, preset=spec.preset,
-                pix_fmt=spec.pix_fmt, overwrite=True)
+    FrameWriter(folder / rid / f"check{ext}", info, spec.encode, overwrite=True)
     identity = asdict(InputIdentity.of(spec.input))
     shots_d = None if shots is None else shots.to_dict()
-    size = _aligned(chunk_frames, spec.batch)
-    key_data = {"settings": asdict(spec), "input": identity, "files": files, "frames": n, "shots": shots_d,
+    size = _aligned(chunk_frames, spec.model.batch or 1)
+    key_data = {"settings": spec.to_dict(), "input": identity, "files": files, "frames": n, "shots": shots_d,
                 "chunk_frames": size}
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True, default=str).encode()).hexdigest()
     chunks = []
@@ -434,7 +413,7 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
         id=rid, spec=spec, key=key, input_identity=identity, files=files, frames=n,
         fps=f"{Fraction(info.fps).numerator}/{Fraction(info.fps).denominator}",
         time_base=f"{info.time_base.numerator}/{info.time_base.denominator}",
-        shots=shots_d, chunks=tuple(chunks),
+        shots=shots_d, chunk_frames=size, chunks=tuple(chunks),
     )
 
 
@@ -443,6 +422,7 @@ def make_plan(
     folder: str | os.PathLike[str] | None = None,
     *,
     chunk_frames: int | None = None,
+    shots_cache: str | os.PathLike[str] | None = None,
 ) -> Plan:
     """Plan a job: probe every input, cut every render into chunks, write ``plan.json``.
 
@@ -452,7 +432,8 @@ def make_plan(
             created if needed. Chunks already rendered there are kept and reused
             when their render's settings and input are unchanged.
         chunk_frames: frames per chunk (default: the job's ``chunk_frames``, else
-            240), rounded up to a multiple of the batch size.
+            240), rounded up to a multiple of each render's batch (see :attr:`Plan.notes`).
+        shots_cache: the folder of cached shot lists (default: the user's cache folder).
 
     Raises:
         InputError, SettingsError, OutputError.
@@ -461,7 +442,7 @@ def make_plan(
     specs, job_chunk = load_job(job)
     size = chunk_frames or job_chunk or DEFAULT_CHUNK_FRAMES
     if size < 1:
-        raise SettingsError(f"--chunk-frames must be at least 1, got {size}")
+        raise SettingsError(f"chunk_frames must be at least 1, got {size}", settings="chunk_frames")
     folder = Path(folder) if folder is not None else job.with_suffix(".plan")
     if folder.exists() and not folder.is_dir():
         raise SettingsError(f"plan folder {folder} is a file")
@@ -469,7 +450,7 @@ def make_plan(
     renders: list[RenderPlan] = []
     first = 0
     for number, spec in enumerate(specs):
-        r = _plan_render(spec, number, size, first, folder)
+        r = _plan_render(spec, number, size, first, folder, shots_cache)
         renders.append(r)
         first += len(r.chunks)
     plan = Plan(folder.resolve(), str(job.resolve()), size, tuple(renders))

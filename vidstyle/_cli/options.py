@@ -1,0 +1,110 @@
+"""Options shared by the commands, named as the library's settings and defaulting to their defaults.
+
+Each option's ``dest`` is the name of the setting it sets (``--style-weights``
+sets ``weights``), which is how an error about a setting finds its flag.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..color import METHODS as COLOR_METHODS
+from ..settings import DEVICES, EncodeSettings, ModelSettings, StyleSettings
+
+_MODEL = ModelSettings()
+_ENCODE = EncodeSettings()
+
+
+def _weights(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers, e.g. 0.7,0.3") from None
+
+
+def _stack(*options):
+    def decorate(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def style_options(*, required: bool = True,
+                  style_help: str = "Style image or saved .style file; repeat to mix styles."):
+    """What to render: the controls of :class:`~vidstyle.settings.StyleSettings`."""
+    return _stack(
+        click.option("--style", "styles", multiple=True, required=required, type=click.Path(path_type=Path),
+                     help=style_help),
+        click.option("--style-weights", "weights", callback=_weights,
+                     help="Weights of the styles, summing to 1, e.g. 0.7,0.3."),
+        click.option("--alpha", type=float, default=StyleSettings.alpha, show_default=True,
+                     help="Content/style trade-off on the features: 1 full style, lower keeps more of the content's "
+                          "structure (the decoder redraws the picture even at 0: see README)."),
+        click.option("--preserve-color", "preserve_color", flag_value="output", default=None,
+                     help="Keep the content's colours (matched on the result)."),
+        click.option("--preserve-color-mode", "preserve_color", type=click.Choice(["output", "style"]),
+                     help="Keep the content's colours, matching either the result (output) or the style image to "
+                          "the content (style; for a video, to its first frame)."),
+        click.option("--mask", "masks", multiple=True, type=click.Path(path_type=Path),
+                     help="Greyscale mask per style (region where that style applies); repeatable. For a video, a "
+                          "mask video with one frame per input frame works too."),
+        click.option("--color-method", type=click.Choice(COLOR_METHODS), default=None,
+                     help="How colours are preserved: luminance (the result's lightness with the content's colour, "
+                          "pixel by pixel: the default for video, adds no flicker) or histogram (histogram matching: "
+                          "the default for images)."),
+    )
+
+
+def model_options(*, size: bool = True, batch: bool = True):
+    """How to run the model: :class:`~vidstyle.settings.ModelSettings`."""
+    options = [
+        click.option("--device", type=click.Choice(DEVICES), default=_MODEL.device, show_default=True,
+                     help="Where the model runs: auto picks a CUDA GPU when there is one."),
+    ]
+    if size:
+        options.insert(0, click.option("--size", type=int, default=_MODEL.size, show_default=True,
+                                       help="Longest side the network works at (the output keeps the input's size)."))
+    if batch:
+        options.append(click.option("--batch", type=int, help="Frames per model call (default: 2 on a CPU, up to 16 "
+                                                             "on a GPU); lower it if the GPU runs out of memory."))
+    return _stack(*options)
+
+
+def encode_options():
+    """How to encode: :class:`~vidstyle.settings.EncodeSettings`."""
+    return _stack(
+        click.option("--codec", default=_ENCODE.codec, show_default=True,
+                     help="libx264, libx265, libvpx-vp9, libsvtav1/libaom-av1, prores_ks."),
+        click.option("--crf", type=int, default=_ENCODE.crf, show_default=True,
+                     help="Constant quality: lower is better and bigger."),
+        click.option("--preset", default=_ENCODE.preset, show_default=True, help="Encoder speed preset (x264 names)."),
+        click.option("--pix-fmt", help="Encoder pixel format (default: yuv420p; yuv444p for odd sizes)."),
+    )
+
+
+def span_options():
+    """Which part of the input: :class:`~vidstyle.settings.Span`."""
+    return _stack(
+        click.option("--start", help="Start time: seconds, HH:MM:SS.sss or HH:MM:SS:FF."),
+        click.option("--end", help="End time (exclusive), same forms as --start."),
+        click.option("--frames", help="Frame range A:B (half-open), instead of --start/--end."),
+    )
+
+
+def output_options(help: str):
+    return _stack(
+        click.option("-o", "--output", type=click.Path(path_type=Path), help=help),
+        click.option("-y", "--overwrite", is_flag=True, help="Replace the output if it exists."),
+    )
+
+
+shots_cache_option = click.option(
+    "--shots-cache", type=click.Path(path_type=Path), metavar="DIR",
+    help="Folder for cached shot lists (default: ~/.cache/vidstyle/shots, or under $XDG_CACHE_HOME).",
+)
+

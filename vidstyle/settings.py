@@ -1,0 +1,185 @@
+"""Settings as values: what to render, how to run the model, how to encode, which part of the input.
+
+Four frozen dataclasses carry every choice from the caller to the stage that
+needs it: the CLI builds them from its options, a farm job from its TOML keys,
+a Python caller directly; :func:`vidstyle.stylize_video`, :func:`vidstyle.stylize_image`
+and the farm plan take them as they are. Their defaults are defined here and
+nowhere else (the network at 512 px, libx264 at crf 18, preset medium).
+
+Each checks its values when it is made, so a settings value that exists is a
+valid one; errors name the setting (``settings`` on the exception) so the CLI
+can point at its flag. What needs the input or the encoder to check (a codec
+in this FFmpeg build, a range inside the video) is checked before the model
+loads, by the render.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Union
+
+from .color import METHODS as COLOR_METHODS
+from .errors import SettingsError
+from .look import check_alpha, check_mask_count, check_weights, color_mode
+
+if TYPE_CHECKING:
+    from .timeline import Timeline
+
+__all__ = ["StyleSettings", "ModelSettings", "EncodeSettings", "Span", "PathLike"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+DEVICES = ("auto", "cpu", "cuda")
+# The smallest working size: the encoder pools 3 times, and below this the
+# statistics of relu4_1 (64 x 64 px -> 8 x 8 features) mean little.
+MIN_SIZE = 64
+
+
+def _tuples(obj: Any, *names: str) -> None:
+    """Let callers pass lists where a frozen value keeps tuples."""
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, list):
+            object.__setattr__(obj, name, tuple(value))
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    """What to render: styles with their controls, or a timeline that sets them per keyframe.
+
+    Args:
+        styles: style images or saved ``.style`` files.
+        weights: one per style, summing to 1 (the styles' statistics are mixed);
+            None: equal weights.
+        alpha: content/style trade-off on the features, in [0, 1].
+        preserve_color: False, True or ``"output"`` (the result's colours are
+            matched to each frame's), ``"style"`` (the style image's colours are
+            matched to the content before its statistics are taken; for a video,
+            to its first frame).
+        masks: greyscale masks (images, or mask videos for a video): one per
+            style, or one fewer (the last style fills the rest); one mask for one
+            style leaves the rest to the content. Cannot go with ``weights``.
+        color_method: how colours are preserved (:data:`vidstyle.color.METHODS`);
+            None: ``"luminance"`` for a video (steady), ``"histogram"`` for a still.
+        timeline: a TOML timeline file or a :class:`~vidstyle.timeline.Timeline`,
+            instead of all of the above but ``color_method``.
+
+    Raises:
+        SettingsError: naming the setting.
+    """
+
+    styles: tuple[PathLike, ...] = ()
+    weights: tuple[float, ...] | None = None
+    alpha: float = 1.0
+    preserve_color: bool | str = False
+    masks: tuple[PathLike, ...] = ()
+    color_method: str | None = None
+    timeline: PathLike | Timeline | None = None
+
+    def __post_init__(self) -> None:
+        _tuples(self, "styles", "weights", "masks")
+        if self.timeline is not None:
+            # The one place this rule lives: a timeline sets the look per keyframe.
+            given = [name for name, set_ in (
+                ("styles", bool(self.styles)), ("weights", self.weights is not None), ("alpha", self.alpha != 1.0),
+                ("preserve_color", bool(self.preserve_color)), ("masks", bool(self.masks)),
+            ) if set_]
+            if given:
+                raise SettingsError(
+                    f"a timeline sets styles, weights, alpha, colour and masks per keyframe: leave out {', '.join(given)}",
+                    settings=("timeline", *given),
+                )
+        elif not self.styles:
+            raise SettingsError("give at least one style, or a timeline", settings=("styles", "timeline"))
+        check_alpha(self.alpha)
+        if self.weights is not None:
+            check_weights(self.weights, len(self.styles))
+        if self.masks:
+            if self.weights is not None:
+                raise SettingsError("style weights and masks cannot be combined: each mask region takes one style",
+                                    settings=("weights", "masks"))
+            check_mask_count(len(self.masks), len(self.styles))
+        color_mode(self.preserve_color)
+        if self.color_method is not None and self.color_method not in COLOR_METHODS:
+            raise SettingsError(f"unknown colour method {self.color_method!r}: use {' or '.join(COLOR_METHODS)}",
+                                settings="color_method")
+
+    @property
+    def color_mode(self) -> str | None:
+        """None, ``"output"`` or ``"style"`` (see ``preserve_color``)."""
+        return color_mode(self.preserve_color)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How to run the model.
+
+    Args:
+        size: the longest side, in pixels, the network works at (the output
+            keeps the input's size); at least 64.
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"`` (``"cuda:1"``...).
+        batch: frames per model call; None: what the device does best
+            (:func:`vidstyle.render.default_batch`).
+    """
+
+    size: int = 512
+    device: str = "auto"
+    batch: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < MIN_SIZE:
+            raise SettingsError(f"the working size must be a whole number of at least {MIN_SIZE} pixels, "
+                                f"got {self.size!r}", settings="size")
+        if str(self.device).split(":")[0] not in DEVICES:
+            raise SettingsError(f"unsupported device {self.device!r}: use auto, cpu or cuda", settings="device")
+        if self.batch is not None and (isinstance(self.batch, bool) or not isinstance(self.batch, int)
+                                       or self.batch < 1):
+            raise SettingsError(f"the batch must be a whole number of at least 1 frame, got {self.batch!r}",
+                                settings="batch")
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How to encode a video.
+
+    Args:
+        codec: libx264, libx265, libvpx-vp9, libsvtav1/libaom-av1, prores_ks, or
+            the aliases h264, hevc, vp9, av1, prores (checked against this
+            FFmpeg build by the writer).
+        crf: constant quality: lower is better and bigger (ignored by ProRes).
+        preset: x264 speed preset name; mapped for VP9 and AV1.
+        pix_fmt: encoder pixel format; None: 4:2:0 (4:4:4 for odd sizes),
+            10-bit 4:2:2 for ProRes.
+    """
+
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.crf, bool) or not isinstance(self.crf, int) or self.crf < 0:
+            raise SettingsError(f"crf must be a whole number of at least 0, got {self.crf!r}", settings="crf")
+
+
+@dataclass(frozen=True)
+class Span:
+    """Which part of the input to render: times ``[start, end)`` or frames ``[A, B)``; by default all of it.
+
+    Times are seconds or timecodes (``"62.5"``, ``"00:01:02.5"``, SMPTE
+    ``"00:01:02:12"``) counted from the first frame; ``frames`` is ``(A, B)`` or
+    ``"A:B"``. They are placed on the video's frames exactly when it is opened.
+    """
+
+    start: str | float | None = None
+    end: str | float | None = None
+    frames: tuple[int, int] | str | None = None
+
+    def __post_init__(self) -> None:
+        _tuples(self, "frames")
+        if self.frames is not None and (self.start is not None or self.end is not None):
+            raise SettingsError("give either a frame range or start/end times, not both",
+                                settings=("frames", "start", "end"))
+
+    @property
+    def whole(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
