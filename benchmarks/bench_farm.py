@@ -1,6 +1,6 @@
 """Farm runs: wall time of a 2-render job, local vs Ray, and the time spent outside rendering.
 
-    python benchmarks/bench_farm.py                       # 2 x 320 frames, 384x288, --size 512
+    python benchmarks/bench_farm.py --note "quiet" --results benchmarks/RESULTS.md   # 2 x 320 frames, 384x288, --size 512
     python benchmarks/bench_farm.py --frames 30 --width 64 --height 48 --size 64 --random-decoder   # smoke test
 
 (issue 6: on a clip of at least 300 frames, the time outside rendering chunks
@@ -9,8 +9,10 @@
 Two renders of one synthetic clip (a moving gradient with an AAC tone; same
 clip, two styles from ``examples/styles``) are run as one job by
 :func:`vidstyle.farm.executors.run_job`, once per executor, each in a fresh
-plan folder, so nothing is reused between them. For reference, the same two
-renders run back to back with :func:`vidstyle.stylize_video` ("single").
+plan folder, so nothing is reused between them. The baseline: the same two
+renders run back to back with :func:`vidstyle.stylize_video` ("single", as two
+``vidstyle run`` would: each loads the model), and each farm run's total as a
+share of it.
 
 For each: the wall time; planning (probe, packet index, checks); starting or
 joining Ray; rendering the chunks; assembling (stream copy + audio + frame
@@ -40,6 +42,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+import report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,8 +124,8 @@ def main() -> None:
     ap.add_argument("--chunk-frames", type=int, default=80)
     ap.add_argument("--executors", default="local,ray", help="comma-separated: local, ray")
     ap.add_argument("--address", help="a running Ray cluster (default: start a local one)")
-    ap.add_argument("--no-single", action="store_true", help="skip the two plain renders")
     ap.add_argument("--random-decoder", action="store_true", help="use a random decoder (no trained weights needed)")
+    report.add_options(ap)
     args = ap.parse_args()
 
     from vidstyle.farm.executors import run_job
@@ -134,25 +138,24 @@ def main() -> None:
         if args.random_decoder:
             random_weights(tmp / "weights")
         clip = make_clip(tmp / "clip.mp4", args.frames, args.width, args.height)
-        if not args.no_single:
-            t0 = time.perf_counter()
-            for n, style in enumerate(styles()):
-                stylize_video(clip, tmp / f"single{n}.mp4", StyleSettings([style]),
-                              model=ModelSettings(args.size, args.device))
-            total = time.perf_counter() - t0
-            rows.append({"run": "single", "total_s": total, "plan_s": 0.0, "start_s": 0.0, "render_s": total,
-                         "assemble_s": 0.0, "overhead_share": 0.0})
+        t0 = time.perf_counter()
+        for n, style in enumerate(styles()):
+            stylize_video(clip, tmp / f"single{n}.mp4", StyleSettings([style]),
+                          model=ModelSettings(args.size, args.device))
+        total = time.perf_counter() - t0
+        rows.append({"run": "single", "total_s": total, "plan_s": 0.0, "start_s": 0.0, "render_s": total,
+                     "assemble_s": 0.0, "overhead_share": 0.0})
         for executor in [e.strip() for e in args.executors.split(",") if e.strip()]:
             folder = tmp / executor
             folder.mkdir()
             job = write_job(folder, clip, args)
-            report = run_job(job, folder / "plan", executor=executor, address=args.address if executor == "ray" else None)
+            farm = run_job(job, folder / "plan", executor=executor, address=args.address if executor == "ray" else None)
             rows.append({
-                "run": f"farm {executor}", "total_s": report.total_seconds, "plan_s": report.plan_seconds,
-                "start_s": report.start_seconds, "render_s": report.render_seconds,
-                "assemble_s": report.assemble_seconds,
-                "overhead_share": report.overhead_seconds / report.total_seconds,
-                "chunks": len(report.rendered),
+                "run": f"farm {executor}", "total_s": farm.total_seconds, "plan_s": farm.plan_seconds,
+                "start_s": farm.start_seconds, "render_s": farm.render_seconds,
+                "assemble_s": farm.assemble_seconds,
+                "overhead_share": farm.overhead_seconds / farm.total_seconds,
+                "chunks": len(farm.rendered),
             })
     print(f"2 renders x {args.frames} frames {args.width}x{args.height}, --size {args.size}, "
           f"chunks of {args.chunk_frames}, {os.cpu_count()} CPUs")
@@ -161,6 +164,27 @@ def main() -> None:
         print(f"{r['run']:<12}{r['total_s']:>9.2f}{r['plan_s']:>8.2f}{r['start_s']:>12.2f}{r['render_s']:>10.2f}"
               f"{r['assemble_s']:>11.2f}{100 * r['overhead_share']:>9.1f}%")
     print(json.dumps({"frames": args.frames, "size": args.size, "chunk_frames": args.chunk_frames, "rows": rows}))
+    single = rows[0]["total_s"]
+    table = ["| run | total s | vs single | plan s | Ray start s | render s | assemble s | outside rendering |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        outside = "" if r["run"] == "single" else f"{100 * r['overhead_share']:.1f}%"
+        table.append(f"| {r['run']} | {r['total_s']:.2f} | {r['total_s'] / single:.2f} | {r['plan_s']:.2f} "
+                     f"| {r['start_s']:.2f} | {r['render_s']:.2f} | {r['assemble_s']:.2f} | {outside} |")
+    from vidstyle.stylize import resolve_device
+
+    device = resolve_device(args.device).type
+    report.publish(args, f"bench_farm/{device}", "\n".join([
+        "## Farm",
+        "",
+        f"2 renders x {args.frames} frames of a {args.width}x{args.height} synthetic clip with audio, `--size "
+        f"{args.size}`, on {device}, {os.cpu_count()} CPUs; farm runs in chunks of {args.chunk_frames} frames"
+        + (" (random decoder)" if args.random_decoder else "") + ". \"single\" is the two renders with "
+        "`vidstyle.stylize_video` one after the other (the baseline); \"vs single\" is each run's total over "
+        "the baseline's; \"outside rendering\" is (total - render) / total.",
+        "",
+        *table,
+    ]), device=device)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The model alone on a GPU (or CPU): encoder, AdaIN and decoder timed separately.
 
-    python benchmarks/bench_model.py --device cuda --json-out bench.json
+    python benchmarks/bench_model.py --device cuda --json-out bench.json --note "lent GPU" --results benchmarks/RESULTS.md
     python benchmarks/bench_model.py --device cpu --resolutions 96x64 --batches 1,2 --repeats 2   # smoke test
 
 For each resolution (1080p = 1920x1080, 4k = 3840x2160, or WxH), dtype (fp32
@@ -12,6 +12,7 @@ the frames per second are batch / median round time.
 Imports only torch and vidstyle's model and statistics (no PyAV, no kornia), so
 it runs on a bare GPU machine; the GPU job (training/gpu_job.py) calls it.
 Rows over ``--budget-seconds`` are skipped and say so; out-of-memory rows say so.
+``--results`` writes the table into its section of that file (``benchmarks/report.py``).
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import time
 from pathlib import Path
 
 import torch
+
+import report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,11 +123,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--decoder", type=Path, default=None, help="decoder file (default: the shipped one)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json-out", type=Path, default=None)
+    report.add_options(ap)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    run(args.device, tuple(args.resolutions.split(",")), tuple(int(b) for b in args.batches.split(",")),
-        tuple(args.dtypes.split(",")), args.repeats, args.budget_seconds, args.decoder, args.json_out)
+    rows = run(args.device, tuple(args.resolutions.split(",")), tuple(int(b) for b in args.batches.split(",")),
+               tuple(args.dtypes.split(",")), args.repeats, args.budget_seconds, args.decoder, args.json_out)
+    table = ["| resolution | dtype | batch | encoder ms | AdaIN ms | decoder ms | fps |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        if r["status"] == "ok":
+            table.append(f"| {r['resolution']} | {r['dtype']} | {r['batch']} | {r['encoder_ms']:.2f} "
+                         f"| {r['adain_ms']:.2f} | {r['decoder_ms']:.2f} | {r['fps']:.1f} |")
+        else:
+            table.append(f"| {r['resolution']} | {r['dtype']} | {r['batch']} | {r['status']} | | | |")
+    report.publish(args, f"bench_model/{torch.device(args.device).type}", "\n".join([
+        "## The model alone",
+        "",
+        f"Random frames already on {args.device}, channels_last, no gradients; ms per round of a whole batch "
+        f"(two warm-up rounds, then medians of {args.repeats}); fps = batch / the stages' sum.",
+        "",
+        *table,
+    ]), device=args.device)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Frames per second of decode alone, model alone and the whole run, side by side.
 
-    python benchmarks/bench_video.py --size 512 --repeats 3
+    python benchmarks/bench_video.py --size 512 --repeats 3 --note "quiet" --results benchmarks/RESULTS.md
 
 (issue 4: target on the 2-core CPU, whole-run fps / model-alone fps >= 0.9 at
 ``--size 512``.) On a GPU, with a clip scaled up first:
@@ -29,7 +29,8 @@ which has audio) and one loaded :class:`~vidstyle.stylize.Stylizer`:
 
 Each is run once to warm up, then ``--repeats`` rounds of the three in turn;
 the medians are reported, then the overhead ratio whole-run fps / model fps, then one line of
-JSON. On CUDA every timing ends with ``torch.cuda.synchronize()``.
+JSON. On CUDA every timing ends with ``torch.cuda.synchronize()``. ``--results`` writes
+the row into the section ``bench_video/<device>-<resolution>`` of that file (``benchmarks/report.py``).
 
 ``--resolution 1080p|4k`` first writes a synthetic clip in a temporary folder:
 the clip's frames stretched to 1920x1080 or 3840x2160 (Lanczos; the pixel
@@ -56,8 +57,11 @@ from pathlib import Path
 import av
 import torch
 
+import report
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from vidstyle.imageio import working_size  # noqa: E402
 from vidstyle.render import default_batch, stylize_video  # noqa: E402
 from vidstyle.settings import EncodeSettings, ModelSettings, Span, StyleSettings  # noqa: E402
 from vidstyle.stylize import Stylizer, save_style  # noqa: E402
@@ -167,6 +171,7 @@ def main() -> None:
     ap.add_argument("--resolution", choices=["native", *RESOLUTIONS], default="native")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--codec", default="libx264", help="the whole run's encoder (h264_nvenc/hevc_nvenc allowed here)")
+    report.add_options(ap)
     args = ap.parse_args()
     if args.codec.endswith("_nvenc"):
         allow_nvenc(args.codec)
@@ -262,6 +267,21 @@ def main() -> None:
         "overhead_ratio": round(ratio, 4),
         "whole_run_stages_fps": {k: round(v, 3) for k, v in stage.items()},
     }))
+    h, w = working_size(info.height, info.width, stylizer.size)
+    shown = "" if args.resolution == "native" else f" stretched to {args.resolution}"
+    report.publish(args, f"bench_video/{dev.type}-{args.resolution}", "\n".join([
+        f"### `{args.clip.name}`{shown}",
+        "",
+        f"{info.width}x{info.height}, {n} frames ({args.frames or 'all'}), the network at {w}x{h} "
+        f"(`--size {args.size}`), batch {batch}, on {dev}{gpu}; the whole run encodes with {args.codec} at the "
+        f"defaults of `vidstyle run` and copies the audio ({audio_streams} stream(s)). One warm-up, then medians "
+        f"of {args.repeats} interleaved repeats.",
+        "",
+        "| decode alone | model alone | whole run | whole / model | inside the run: decode / model / encode busy |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        f"| {fps['decode']:.2f} fps | {fps['model']:.2f} fps | {fps['whole run']:.2f} fps | **{ratio:.3f}** "
+        f"| {stage['decode_fps']:.1f} / {stage['model_fps']:.1f} / {stage['encode_fps']:.1f} fps |",
+    ]), device=str(dev))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,20 @@ FAST = EncodeSettings(preset="ultrafast")
 LOSSLESS = EncodeSettings(preset="ultrafast", crf=0)
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run the tests marked slow: the benchmark scripts end to end")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: a benchmark script end to end; run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _user_cache(tmp_path_factory, monkeypatch):
     """Shot lists go to a cache folder of the test run, never to the user's."""

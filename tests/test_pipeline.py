@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,10 @@ from conftest import FAST
 from vidstyle.errors import RenderError
 from vidstyle.pipeline import PipelineStats, run_pipeline
 from vidstyle.video import FrameBatch, FrameReader, FrameWriter
+
+# How long a test waits for another stage before it calls the pipeline stuck. Never reached
+# when the pipeline works, so a slow machine cannot fail a test; it only bounds a broken run.
+WAIT = 30.0
 
 
 def invert(batch: FrameBatch) -> torch.Tensor:
@@ -24,6 +27,7 @@ class FakeReader:
     def __init__(self, n: int = 20, fail_at: int | None = None) -> None:
         self.n, self.fail_at = n, fail_at
         self.closed = False
+        self.read = 0  # batches handed out
 
     def iter_batches(self, batch_size: int):
         try:
@@ -32,34 +36,30 @@ class FakeReader:
                     raise OSError("decoder exploded")
                 idx = list(range(start, min(start + batch_size, self.n)))
                 rgb = torch.stack([torch.full((3, 4, 5), i / self.n) for i in idx])
+                self.read += 1
                 yield FrameBatch(idx, idx, [i / 25 for i in idx], rgb)
         finally:
             self.closed = True
 
 
 class FakeWriter:
-    def __init__(self, fail_at: int | None = None, delay: float = 0.0) -> None:
+    def __init__(self, fail_at: int | None = None) -> None:
         self.got: list[int] = []
         self.values: list[float] = []
-        self.fail_at, self.delay = fail_at, delay
+        self.fail_at = fail_at
         self.threads: set[str] = set()
 
     def write(self, indices, pts, rgb) -> None:
         self.threads.add(threading.current_thread().name)
         if self.fail_at is not None and len(self.got) >= self.fail_at:
             raise OSError("disk on fire")
-        time.sleep(self.delay)
         self.got.extend(indices)
         self.values.extend(rgb[:, 0, 0, 0].tolist())
 
 
 def no_stray_threads() -> bool:
-    deadline = time.time() + 1
-    while time.time() < deadline:
-        if not [t for t in threading.enumerate() if t.name.startswith("vidstyle-")]:
-            return True
-        time.sleep(0.01)
-    return False
+    """run_pipeline joins its threads before it returns or raises: none may be left, even for a moment."""
+    return not [t for t in threading.enumerate() if t.name.startswith("vidstyle-")]
 
 
 def test_all_frames_in_order_with_stats() -> None:
@@ -75,17 +75,58 @@ def test_all_frames_in_order_with_stats() -> None:
     assert no_stray_threads()
 
 
-def test_stages_overlap() -> None:
-    # Model and encode each take ~20 ms a batch; run serially that is >= 400 ms.
-    writer = FakeWriter(delay=0.02)
+class Counter:
+    """A count that one thread raises and another waits on."""
 
-    def slow(batch):
-        time.sleep(0.02)
+    def __init__(self) -> None:
+        self.value = 0
+        self._cond = threading.Condition()
+
+    def up(self) -> None:
+        with self._cond:
+            self.value += 1
+            self._cond.notify_all()
+
+    def reaches(self, n: int) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self.value >= n, timeout=WAIT)
+
+
+def test_stages_overlap() -> None:
+    """Each stage works on its own batch while the others work on theirs.
+
+    The reader hands out batch k+1 before the model finishes batch k, and the
+    model starts batch k+1 before the writer finishes batch k. Stages run one
+    after the other could do neither: such a pipeline fails here (each wait
+    gives up after WAIT seconds) instead of hanging.
+    """
+    n, size = 40, 4
+    last = n // size - 1
+    read, started = Counter(), Counter()
+
+    class CountingReader(FakeReader):
+        def iter_batches(self, batch_size):
+            for batch in super().iter_batches(batch_size):
+                read.up()
+                yield batch
+
+    def model(batch):
+        k = batch.indices[0] // size
+        started.up()
+        if k < last and not read.reaches(k + 2):
+            raise AssertionError(f"batch {k + 1} was not read while the model worked on batch {k}")
         return batch.rgb
 
-    stats = run_pipeline(FakeReader(40), slow, writer, batch_size=4, queue_size=1)
-    assert writer.got == list(range(40))
-    assert stats.seconds < 0.38
+    class WaitingWriter(FakeWriter):
+        def write(self, indices, pts, rgb):
+            k = indices[0] // size
+            if k < last and not started.reaches(k + 2):
+                raise AssertionError(f"the model did not start batch {k + 1} while batch {k} was written")
+            super().write(indices, pts, rgb)
+
+    writer = WaitingWriter()
+    run_pipeline(CountingReader(n), model, writer, batch_size=size, queue_size=1)
+    assert writer.got == list(range(n))
 
 
 @pytest.mark.parametrize("where", ["reader", "model", "writer"])
@@ -101,10 +142,13 @@ def test_failure_in_any_stage_reaches_the_caller(where: str) -> None:
         return batch.rgb
 
     expected = {"reader": OSError, "model": ValueError, "writer": OSError}[where]
-    start = time.time()
     with pytest.raises(expected):
         run_pipeline(reader, process, writer, batch_size=4, queue_size=1)
-    assert time.time() - start < 2  # stopped promptly, not after all 200 frames
+    # Stopped promptly: of the 50 batches, none was read after the failing batch f but the
+    # four that fit behind it (two queues of one batch, the model's and the reader's hands).
+    f = {"reader": 3, "model": 2, "writer": 2}[where]
+    assert reader.read <= f + 5, reader.read
+    assert writer.got == list(range(len(writer.got))) and len(writer.got) < 200
     assert reader.closed
     assert no_stray_threads()
 

@@ -167,6 +167,42 @@ alpha = 0.2
     assert s.look_at(0, 0.0).preserve_color == 1.0
 
 
+def test_a_frames_look_does_not_depend_on_the_frames_asked_before(files: Path) -> None:
+    """Farm chunks start anywhere: a frame gets the same look whichever frames were asked before it."""
+    text = """
+curve = "smooth"
+transition = 2
+[[keyframe]]
+at = 0
+style = "a.jpg"
+alpha = 0.2
+[[keyframe]]
+at = 3
+style = "b.jpg"
+[[keyframe]]
+at = 6
+style = "a.jpg"
+alpha = 1.0
+[[keyframe]]
+at = 9
+style = "c.jpg"
+alpha = 0.6
+curve = "linear"
+"""
+
+    def summary(s: StyleSchedule, frames) -> list[tuple[float, float, float]]:
+        return [(float(look.styles[0].mean[0]), float(look.styles[0].std[0]), look.alpha)
+                for look in (s.look_at(f, f / 25) for f in frames)]
+
+    frames = list(range(0, 300, 7))
+    forward = summary(schedule(files, text)[0], frames)
+    assert len(set(forward)) > 10  # the frames asked really have different looks
+    assert summary(schedule(files, text)[0], frames[::-1])[::-1] == forward
+    # Jumps across several keyframes, back and forth, as chunks of a farm might ask.
+    order = [len(frames) - 1, 1, 21, 0, 30]
+    assert summary(schedule(files, text)[0], [frames[k] for k in order]) == [forward[k] for k in order]
+
+
 def test_styles_are_loaded_once_per_distinct_file(files: Path) -> None:
     s, _, loader = schedule(files, """
 [[keyframe]]
@@ -394,7 +430,11 @@ def test_looks_interpolate_within_their_range() -> None:
     mid = start.towards(end, 0.25)
     assert float(mid.styles[0].mean[0]) == pytest.approx(2.5) and float(mid.styles[0].std[0]) == pytest.approx(3.5)
     assert mid.alpha == pytest.approx(0.475) and mid.preserve_color == pytest.approx(0.25)
-    assert start.towards(end, 1.0).alpha <= 1.0  # rounding never pushes alpha out of range
+    # Never outside the two looks' values, even for a fraction past the end (alpha stays valid).
+    over = start.towards(end, 1.25)
+    assert (over.alpha, over.preserve_color) == (1.0, 1.0)
+    under = end.towards(start, 1.25)
+    assert (under.alpha, under.preserve_color) == (0.3, 0.0)
     with pytest.raises(SettingsError, match="alpha must be"):
         Look.of([a], alpha=1.5)
     with pytest.raises(SettingsError, match="2 masks for 1 styles"):

@@ -53,32 +53,90 @@ def test_training_steps_lower_the_loss():
     assert final < first
 
 
-def test_random_crops_are_square_flipped_and_in_range():
-    img = torch.arange(3 * 20 * 30, dtype=torch.float32).reshape(3, 20, 30).remainder(256).to(torch.uint8)
-    crops = train.random_crops([img], 6, 16, torch.Generator().manual_seed(1))
-    assert crops.shape == (6, 3, 16, 16)
-    assert 0.0 <= float(crops.min()) and float(crops.max()) <= 1.0
+def test_random_crops_are_windows_of_the_images_some_flipped():
+    # Each pixel says where it is: channel 0 its column, channel 1 its row, channel 2 its image.
+    def image(k: int, h: int, w: int) -> torch.Tensor:
+        y, x = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        return torch.stack([x, y, torch.full_like(x, 100 + k)]).to(torch.uint8)
+
+    images = [image(0, 20, 30), image(1, 24, 18)]
+    crops = train.random_crops(images, 32, 16, torch.Generator().manual_seed(1))
+    assert crops.shape == (32, 3, 16, 16) and crops.dtype == torch.float32
+    flipped = []
+    for c in (crops * 255).round().long():
+        k = int(c[2, 0, 0]) - 100
+        h, w = images[k].shape[-2:]
+        assert torch.all(c[2] == 100 + k)
+        # Rows: 16 consecutive rows of the image, top to bottom.
+        y0 = int(c[1, 0, 0])
+        assert torch.equal(c[1], (y0 + torch.arange(16)).unsqueeze(1).expand(16, 16)) and y0 + 16 <= h
+        # Columns: 16 consecutive columns, left to right or mirrored.
+        row = c[0, 0]
+        step = int(row[1] - row[0])
+        assert step in (1, -1) and torch.equal(row, row[0] + step * torch.arange(16)), row
+        assert torch.all(c[0] == row) and 0 <= int(row.min()) and int(row.max()) < w
+        flipped.append(step == -1)
+    # Both images are used, and about half the crops are mirrored (16 expected; 6 to 26 for
+    # all but about one seed in 9,000, and this one is fixed).
+    assert {int(c) for c in (crops[:, 2, 0, 0] * 255).round()} == {100, 101}
+    assert 6 <= sum(flipped) <= 26
 
 
-def test_minutes_budget_stops_and_writes_a_loadable_decoder(tiny_set, tmp_path):
+class StepClock:
+    """A clock for train.py in which every training step takes one second and nothing else takes any time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def losses(self, real):
+        def step(*args, **kwargs):
+            self.now += 1.0
+            return real(*args, **kwargs)
+
+        return step
+
+
+def test_minutes_budget_stops_and_writes_a_loadable_decoder(tiny_set, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from safetensors import safe_open
+
+    clock = StepClock()
+    monkeypatch.setattr(train, "time", SimpleNamespace(monotonic=clock.monotonic))
+    monkeypatch.setattr(train, "adain_losses", clock.losses(objective.adain_losses))
     out = tmp_path / "w" / "decoder.safetensors"
     run_dir = tmp_path / "run"
-    rc = train.main(["--data", str(tiny_set), "--minutes", "0.03", "--crop", "32", "--batch", "2",
-                     "--run-dir", str(run_dir), "--out", str(out), "--threads", "1"])
-    assert rc == 0
-    dec = load_decoder(path=out)
-    assert next(dec.parameters()).dtype == torch.float32
-    assert (run_dir / "checkpoint.pt").exists()
-    with open(run_dir / "loss_log.csv") as f:
-        header = next(csv.reader(f))
-    assert header[:5] == ["iteration", "samples", "seconds", "loss_content", "loss_style"]
-    sums = (out.parent / "SHA256SUMS").read_text()
-    assert "decoder.safetensors" in sums
-    # Resuming continues the iteration count instead of starting over.
-    ck = torch.load(run_dir / "checkpoint.pt", weights_only=False)
-    rc = train.main(["--data", str(tiny_set), "--minutes", "0.03", "--crop", "32", "--batch", "2",
-                     "--run-dir", str(run_dir), "--out", str(out), "--threads", "1", "--resume"])
-    assert torch.load(run_dir / "checkpoint.pt", weights_only=False)["iteration"] > ck["iteration"]
+    # 0.1 minutes of one-second steps: exactly 6 steps, then the budget is spent. --samples
+    # is a backstop far beyond that: a trainer that ignores the budget fails here, not hangs.
+    args = ["--data", str(tiny_set), "--minutes", "0.1", "--samples", "100", "--crop", "16", "--batch", "2",
+            "--run-dir", str(run_dir), "--out", str(out), "--threads", "1"]
+
+    def state():
+        ck = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+        adam_steps = {int(p["step"]) for p in ck["optimizer"]["state"].values()}
+        with safe_open(str(out), "pt") as f:
+            meta = f.metadata()
+        with open(run_dir / "loss_log.csv") as f:
+            log = list(csv.reader(f))
+        return (ck["iteration"], ck["samples"], ck["trained_seconds"], adam_steps,
+                (meta["iterations"], meta["samples"]), log)
+
+    assert train.main(args) == 0
+    iteration, samples, seconds, adam_steps, exported, log = state()
+    assert (iteration, samples, seconds, adam_steps, exported) == (6, 12, 6.0, {6}, ("6", "12"))
+    assert log == [["iteration", "samples", "seconds", "loss_content", "loss_style", "loss_total", "lr",
+                    "samples_per_s"]]  # a row every 10 iterations: none yet
+    assert next(load_decoder(path=out).parameters()).dtype == torch.float32
+    assert "decoder.safetensors" in (out.parent / "SHA256SUMS").read_text()
+
+    # Resuming continues the count, the optimizer and the clock instead of starting over.
+    assert train.main([*args, "--resume"]) == 0
+    iteration, samples, seconds, adam_steps, exported, log = state()
+    assert (iteration, samples, seconds, adam_steps, exported) == (12, 24, 12.0, {12}, ("12", "24"))
+    assert [row[:3] for row in log[1:]] == [["10", "20", "10.0"]]
 
 
 def test_evaluate_runs_on_two_tiny_pairs(tiny_set, tmp_path, capsys):
@@ -114,10 +172,11 @@ def test_gpu_job_runs_where_av_and_kornia_cannot_be_imported(tiny_set, tmp_path)
 
     out = tmp_path / "out"
     cmd = [sys.executable, "-c", _BARE_MACHINE, str(ROOT / "training" / "gpu_job.py"),
-           "--minutes", "0.02", "--out", str(out), "--data", str(tiny_set), "--device", "cpu",
+           "--minutes", "5", "--out", str(out), "--data", str(tiny_set), "--device", "cpu",
            "--eval-size", "32", "--eval-size", "48", "--bench-resolutions", "64x48", "--bench-batches", "1",
            "--bench-seconds", "30", "--train-arg=--crop=32", "--train-arg=--batch=2", "--train-arg=--threads=1",
-           "--train-arg=--export-minutes=0.001"]
+           # Two steps whatever the machine's speed: --samples ends the loop long before --minutes.
+           "--train-arg=--samples=4", "--train-arg=--export-minutes=0.001"]
     env = {k: v for k, v in os.environ.items() if k != "VIDSTYLE_WEIGHTS"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -126,7 +185,7 @@ def test_gpu_job_runs_where_av_and_kornia_cannot_be_imported(tiny_set, tmp_path)
         "bench.json", "contact_sheet.png", "decoder.safetensors", "eval.json", "job.json", "loss_log.csv"]
     job = json.loads((out / "job.json").read_text())
     assert job["status"] == "done" and job["machine"]["card"] == "cpu"
-    assert int(job["training"]["samples"]) > 0
+    assert (job["training"]["iterations"], job["training"]["samples"]) == ("2", "4")
     results = json.loads((out / "eval.json").read_text())["results"]
     assert {(r["decoder"], r["size"]) for r in results} == {(d, s) for d in ("shipped", "new") for s in (32, 48)}
     rows = json.loads((out / "bench.json").read_text())["rows"]
@@ -163,8 +222,10 @@ def test_a_non_finite_loss_stops_without_replacing_the_last_export(tiny_set, tmp
         return losses
 
     monkeypatch.setattr(train, "adain_losses", poisoned)
-    rc = train.main(["--data", str(tiny_set), "--minutes", "0.05", "--crop", "32", "--batch", "2", "--threads", "1",
-                     "--run-dir", str(tmp_path / "run"), "--out", str(out), "--no-sums", "--checkpoint-minutes", "0"])
+    # One step, however slow the machine (a time budget could end before the first).
+    rc = train.main(["--data", str(tiny_set), "--minutes", "5", "--samples", "2", "--crop", "32", "--batch", "2",
+                     "--threads", "1", "--run-dir", str(tmp_path / "run"), "--out", str(out), "--no-sums",
+                     "--checkpoint-minutes", "0"])
     assert rc == train.EXIT_NONFINITE
     from safetensors import safe_open
 

@@ -1,0 +1,98 @@
+"""The benchmark scripts write their own reports: a section of RESULTS.md each, with the command and the machine.
+
+The section writer runs in every test run; the scripts themselves, end to end at toy
+sizes, only with ``--runslow`` (they take tens of seconds and measure nothing worth keeping).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import report  # noqa: E402
+
+HAND = "# Results\n\nWritten by hand, kept.\n"
+
+
+def test_a_section_is_replaced_in_place_and_the_rest_is_kept() -> None:
+    text = report.replace_section(HAND, "bench_video/cpu-1080p", "old 1080p")
+    text = report.replace_section(text, "bench_video/cpu", "first") + "\nAlso by hand.\n"
+    assert text.index("old 1080p") < text.index("first")  # appended, in order
+
+    again = report.replace_section(text, "bench_video/cpu-1080p", "new 1080p $1 \\1")  # taken literally
+    assert "old 1080p" not in again and "new 1080p $1 \\1" in again
+    assert again.startswith(HAND) and again.endswith("\nAlso by hand.\n")
+    # A section whose name begins the same is another section: untouched, and not swallowed.
+    assert "first" in again and again.count("<!-- begin ") == again.count("<!-- end ") == 2
+    assert report.replace_section(again, "bench_video/cpu-1080p", "new 1080p $1 \\1") == again
+    assert report.replace_section("", "bench_image/cpu", "x").startswith("<!-- begin bench_image/cpu: ")
+
+
+def test_the_header_names_the_command_and_reads_the_machine(monkeypatch) -> None:
+    import argparse
+
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "benchmarks" / "bench_image.py"), "--note", "two words"])
+    text = report.header(argparse.Namespace(note="two words"))
+    assert "Command: `python benchmarks/bench_image.py --note 'two words'`" in text
+    assert "Machine: CPU " in text and "logical CPUs" in text and "torch " in text
+    assert "Load: two words; load average " in text
+
+
+def _run(script: str, *args: str, tmp_path: Path) -> str:
+    results = tmp_path / "RESULTS.md"
+    results.write_text(HAND)
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args, "--note", "toy run",
+                           "--results", str(results)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = results.read_text()
+    assert text.startswith(HAND)
+    assert f"Command: `python benchmarks/{script} " in text and "Load: toy run; load average" in text
+    assert "Machine: CPU " in text and "torch " in text
+    return text
+
+
+@pytest.mark.slow
+def test_bench_image_writes_its_section(tmp_path: Path) -> None:
+    text = _run("bench_image.py", "--size", "64", "--repeats", "1", tmp_path=tmp_path)
+    assert "<!-- begin bench_image/cpu: " in text and "| decoder |" in text
+
+
+@pytest.mark.slow
+def test_bench_video_writes_one_section_per_resolution(tmp_path: Path) -> None:
+    text = _run("bench_video.py", "--size", "64", "--frames", "0:4", "--repeats", "1", tmp_path=tmp_path)
+    assert "<!-- begin bench_video/cpu-native: " in text and "4 frames (0:4)" in text
+
+
+@pytest.mark.slow
+def test_bench_farm_measures_the_single_render_beside_the_farm(tmp_path: Path) -> None:
+    text = _run("bench_farm.py", "--frames", "12", "--width", "64", "--height", "48", "--size", "64",
+                "--chunk-frames", "6", "--device", "cpu", "--random-decoder", "--executors", "local",
+                tmp_path=tmp_path)
+    assert "<!-- begin bench_farm/cpu: " in text and "| single | " in text and "| farm local | " in text
+
+
+@pytest.mark.slow
+def test_bench_model_writes_its_section(tmp_path: Path) -> None:
+    text = _run("bench_model.py", "--device", "cpu", "--resolutions", "64x48", "--batches", "1", "--dtypes", "fp32",
+                "--repeats", "1", tmp_path=tmp_path)
+    assert "<!-- begin bench_model/cpu: " in text and "| 64x48 | fp32 | 1 |" in text
+
+
+@pytest.mark.slow
+def test_bench_shots_writes_the_whole_report(tmp_path: Path) -> None:
+    pytest.importorskip("scenedetect", reason="bench_shots needs pip install -e '.[bench]'")
+    sources = Path("/tmp/vidstyle-pkgcache/x")
+    if not (sources / "opencv-doc_4.6.0+dfsg-12").is_dir():
+        pytest.skip("bench_shots needs the extracted opencv-doc package (see its docstring)")
+    out = tmp_path / "RESULTS-shots.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_shots.py"), "--clips", "1", "--segments",
+                           "4", "--seed", "3", "--model-frames", "0", "--sources", str(sources), "--note", "toy run",
+                           "--results", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert text.startswith("# Shot detection: vidstyle vs PySceneDetect\n\nCommand: `python benchmarks/bench_shots.py ")
+    assert "were not seen while tuning" in text and "source cuts (" in text and "every other frame (" in text
