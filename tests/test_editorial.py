@@ -163,7 +163,7 @@ def test_run_with_an_edit(random_weights, styles: Path, clip: Path, tmp_path: Pa
 
 def test_shot_list_written_as_an_edit(tmp_path: Path, clip: Path) -> None:
     shots = ShotList(cuts=(5, 13), frames=24, fps=Fraction(RATE), cut_times=(0.2, 0.52), duration=0.96)
-    for name in ("shots.otio", "shots.edl"):
+    for name in ("shots.otio", "shots.edl", "shots.xml"):  # OTIO, CMX 3600, FCP 7 XML
         dest = write_shot_list(shots, tmp_path / name, clip)
         edit = read_edit(dest, rate=RATE)
         assert edit.shot_list(Fraction(RATE), 24).cuts == (5, 13)

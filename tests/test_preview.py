@@ -42,9 +42,9 @@ def test_choose_frames() -> None:
 def test_preview_page(stylizer, clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "p.html"
     style = StyleSettings(timeline=timeline_from_styles([DATA / "chelsea.jpg", f"{DATA / 'coffee.jpg'}@0.5s"], 0.2))
-    result = preview(clip, out, style, model=MODEL, count=6, stylizer=stylizer)
+    result = preview(clip, out, style, model=MODEL, count=4, stylizer=stylizer)
     page = out.read_text()
-    assert len(result.frames) == 6 and page.count("<img ") == 12
+    assert len(result.frames) == 4 and page.count("<img ") == 8
     assert [f.index for f in result.frames][:1] == [0] and any("keyframe 2" in f.reasons for f in result.frames)
     middle = next(f for f in result.frames if "middle of the change into keyframe 2" in f.reasons)
     assert "→" in middle.style and "chelsea.jpg" in middle.style

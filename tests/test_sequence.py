@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from conftest import LOSSLESS, make_clip, make_sequence, ClipSpec, sequence_picture
 from mediautil import exr_channel_types, frame_times, frames_rgb, read_image
 from vidstyle._cli import main
-from vidstyle.errors import InputError, OutputError, SettingsError
+from vidstyle.errors import InputError, OutputError, RenderError, SettingsError
 from vidstyle.render import stylize_video
 from vidstyle.settings import ModelSettings, SequenceSettings, Span, StyleSettings
 from vidstyle.video import FrameReader, probe, writer_for
@@ -227,9 +227,10 @@ def test_shots_of_a_sequence(tmp_path: Path) -> None:
 
 def test_farm_chunks_write_sequence_frames_in_place(random_weights, sequence_factory, tmp_path: Path) -> None:
     from vidstyle.farm import assemble, load_plan, make_plan, render_chunk
+    from vidstyle.farm.chunk import get_stylizer
     from vidstyle.farm.executors import run_job
 
-    src = sequence_factory("exr", "half", frames=7)
+    src = sequence_factory("exr", "half", frames=5)
     (tmp_path / "farm").mkdir()
     (tmp_path / "single").mkdir()
     job = tmp_path / "job.toml"
@@ -242,17 +243,18 @@ def test_farm_chunks_write_sequence_frames_in_place(random_weights, sequence_fac
     marker = json.loads((plan.folder / "r00-plate_exr_half" / "chunk-0001.done.json").read_text())
     assert [Path(f).name for f in marker["files"]] == ["s.1003.exr", "s.1004.exr"]
     report = run_job(job)
-    assert report.skipped == 1 and len(report.rendered) == 3 and report.assembled[0].frames == 7
+    assert report.skipped == 1 and len(report.rendered) == 2 and report.assembled[0].frames == 5
     # The same frames as a single run with the same batch, byte for byte.
-    stylize_video(src, tmp_path / "single" / "s.####.exr", STYLE, model=ModelSettings(size=64, device="cpu", batch=1),
-                  sequence=SequenceSettings(fps=25))
+    single = ModelSettings(size=64, device="cpu", batch=1)
+    stylize_video(src, tmp_path / "single" / "s.####.exr", STYLE, model=single, sequence=SequenceSettings(fps=25),
+                  stylizer=get_stylizer(single))  # the farm's own model, loaded once in this process
     assert digest(tmp_path / "farm") == digest(tmp_path / "single")
     # A frame changed after the render: the chunk is no longer done, assembling says which.
-    (tmp_path / "farm" / "s.1006.exr").write_bytes(b"x")
-    with pytest.raises(Exception, match="chunk 2"):
+    (tmp_path / "farm" / "s.1005.exr").write_bytes(b"x")
+    with pytest.raises(RenderError, match="chunk 2"):
         assemble(load_plan(plan.folder), force=True)
     # Planning again over frames that are not this plan's needs overwrite.
-    (tmp_path / "farm" / "s.1006.exr").unlink()
+    (tmp_path / "farm" / "s.1005.exr").unlink()
     other = tmp_path / "other.toml"
     other.write_text(job.read_text().replace("fps = 25", "fps = 24"))
     with pytest.raises(OutputError, match="already exists"):

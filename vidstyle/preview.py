@@ -102,8 +102,9 @@ def choose_frames(
     """The frames a preview shows, each with why, in order; and warnings.
 
     Every keyframe's frame, the middle of every transition, the last frame
-    before and the first after every cut; then evenly spaced frames until
-    there are ``count`` (none closer than half a step to one already chosen).
+    before and the first after every cut; then frames of an even grid of
+    ``count``, each time the one farthest from those already chosen, until
+    there are ``count``.
     Past ``limit`` the cut frames are thinned evenly.
 
     >>> from vidstyle.timeline import ResolvedTimeline
@@ -142,15 +143,14 @@ def choose_frames(
     chosen: dict[int, list[str]] = {i: list(w) for i, w in keyed.items()}
     for i in cut_frames:
         chosen.setdefault(i, []).extend(at_cuts[i])
-    if len(chosen) < count:
-        step = (frames - 1) / max(count - 1, 1)
-        for j in range(count):
-            if len(chosen) >= count:
-                break
-            i = round(j * step)
-            near = min((abs(i - c) for c in chosen), default=frames)
-            if near >= max(step / 2, 1):
-                chosen.setdefault(i, []).append("evenly spaced")
+    # Top up from evenly spaced frames, always the one farthest from those chosen: the gaps fill evenly.
+    grid = sorted({round(j * (frames - 1) / max(count - 1, 1)) for j in range(count)})
+    while len(chosen) < count and grid:
+        far = max(grid, key=lambda i: (min((abs(i - c) for c in chosen), default=frames), -i))
+        grid.remove(far)
+        if min((abs(far - c) for c in chosen), default=frames) < 1:
+            continue
+        chosen[far] = ["evenly spaced"]
     return sorted((i, tuple(w)) for i, w in chosen.items()), warnings
 
 
@@ -161,17 +161,31 @@ def _names(keyframe: Any) -> str:
     return " | ".join(styles) + (" (masked)" if keyframe.masks else "")
 
 
+def _describe(keyframe: Any) -> str:
+    """A keyframe's look in words: its styles, alpha when not 1, and colour preservation."""
+    alpha = f", alpha {keyframe.alpha:g}" if keyframe.alpha != 1 else ""
+    return _names(keyframe) + alpha + (", colours kept" if keyframe.preserve_color else "")
+
+
 def describe_look(resolved: ResolvedTimeline, time: float) -> str:
-    """The style in force at ``time`` seconds, in words (as :meth:`StyleSchedule.look_at` computes it)."""
+    """The style in force at ``time`` seconds, in words, as :meth:`StyleSchedule.look_at` places it.
+
+    >>> from vidstyle.timeline import timeline_from_styles
+    >>> tl = timeline_from_styles(["tests/data/chelsea.jpg", "tests/data/coffee.jpg@2s"], transition=1.0)
+    >>> r = tl.resolve(Fraction(25), 100)
+    >>> describe_look(r, 0.0), describe_look(r, 2.0), describe_look(r, 3.0)
+    ('chelsea.jpg', 'chelsea.jpg → coffee.jpg (50% of the way)', 'coffee.jpg')
+    """
     ks = resolved.keyframes
     starts = [k.change_start for k in ks]
-    i = bisect.bisect_right(starts, time + 1e-6) - 1
-    k = ks[max(i, 0)]
-    alpha = f", alpha {k.keyframe.alpha:g}" if k.keyframe.alpha != 1 else ""
-    if i <= 0 or time + 1e-6 >= k.change_end or k.change_end <= k.change_start:
-        return _names(k.keyframe) + alpha
+    i = max(bisect.bisect_right(starts, time + 1e-6) - 1, 0)
+    k = ks[i]
+    if i == 0 or time + 1e-6 >= k.change_end or k.change_end <= k.change_start:
+        return _describe(k.keyframe)
     u = ease(k.keyframe.curve, (time - k.change_start) / (k.change_end - k.change_start))
-    return f"{_names(ks[i - 1].keyframe)} → {_names(k.keyframe)} ({u:.0%} of the way)"
+    if u <= 0:
+        return _describe(ks[i - 1].keyframe)
+    return f"{_describe(ks[i - 1].keyframe)} → {_describe(k.keyframe)} ({u:.0%} of the way)"
 
 
 # --------------------------------------------------------------------------- #
@@ -249,6 +263,11 @@ def _jpeg(rgb: torch.Tensor) -> str:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(arr), "RGB").save(buf, format="JPEG", quality=90)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _json_island(value: Any) -> str:
+    """JSON to put inside ``<script type="application/json">``: no ``<``, so nothing in it can end the script."""
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
 # Distinct hues for the styles of a timeline, in order of first use.
@@ -387,7 +406,7 @@ def write_page(
         "<div class=\"controls\"><button id=\"layout\" type=\"button\">slider / side by side</button></div>"
         f"<main class=\"grid\">{''.join(cards)}</main>"
         f"<script type=\"application/json\" id=\"vidstyle-preview\">"
-        f"{esc(json.dumps([f.__dict__ for f in frames]), quote=False)}</script>"
+        f"{_json_island([f.__dict__ for f in frames])}</script>"
         f"<script>{_JS}</script></body></html>\n"
     )
     with atomic_path(dest, overwrite=overwrite, inputs=(info.path,)) as tmp:

@@ -17,11 +17,19 @@ What FFmpeg gives (checked in ``tests/test_sequence.py``):
 ======  ===========================================  ==========================================
 format  read                                         written
 ======  ===========================================  ==========================================
-EXR     half and float RGB(A), any compression       half or float RGB, ZIP (16 lines) compressed
+EXR     half and float RGB(A); none, RLE, ZIP(S),    half or float RGB, ZIP (16 lines) compressed
+        PIZ, PXR24, B44, DWAA, DWAB
 DPX     8, 10, 12 and 16-bit RGB                     8, 10, 12 or 16-bit RGB
 PNG     8 and 16-bit RGB(A), grey, palette           8 or 16-bit RGB
 TIFF    8 and 16-bit RGB(A), grey                    8 or 16-bit RGB
 ======  ===========================================  ==========================================
+
+EXR files written by the OpenEXR library (3.5) in each of those compressions
+decode to OpenEXR's own values (DWAA/DWAB within 0.001), and OpenEXR reads
+vidstyle's half-float ZIP EXRs back exactly (checked once, by hand, with the
+``OpenEXR`` Python package; the tests read the written header's channel types).
+Half floats are read from the planes: FFmpeg's scaler clips them to [0, 1]
+on conversion.
 
 The output keeps the input's depth where its format can hold it (a half-float
 EXR stays half, a 10-bit DPX 10-bit, a 16-bit PNG 16-bit; a float EXR to PNG
@@ -525,6 +533,9 @@ class SequenceWriter(WriterContext):
         if encode != EncodeSettings():
             self.warnings.append("codec, crf, preset and pixel format are for video files: an image sequence "
                                  f"is written as {self.codec.upper()} ({self.sample})")
+        if like.rotation:
+            self.warnings.append(f"{like.path.name} is shown rotated by {like.rotation} degrees: its frames are "
+                                 "written as stored (images carry no rotation)")
         if audio and like.audio:
             self.warnings.append(f"an image sequence holds no audio: the audio of {like.path.name} is not copied")
         self._check_destination()
