@@ -231,3 +231,56 @@ def stylizer(random_weights):
     from vidstyle.stylize import Stylizer
 
     return Stylizer(device="cpu", size=64)
+
+
+# --------------------------------------------------------------------------- #
+# Numbered image sequences, written by FFmpeg's own image encoders
+# --------------------------------------------------------------------------- #
+
+# sample type -> (codec, encoder pixel format, options) per extension.
+SEQUENCE_KINDS = {
+    ("exr", "half"): ("exr", "gbrpf32le", {"format": "half"}),
+    ("exr", "float"): ("exr", "gbrpf32le", {"format": "float"}),
+    ("dpx", "uint10"): ("dpx", "gbrp10le", {}),
+    ("dpx", "uint16"): ("dpx", "rgb48le", {}),
+    ("png", "uint8"): ("png", "rgb24", {}),
+    ("png", "uint16"): ("png", "rgb48be", {}),
+    ("tif", "uint8"): ("tiff", "rgb24", {}),
+    ("tif", "uint16"): ("tiff", "rgb48le", {}),
+}
+
+
+def sequence_picture(i: int, width: int, height: int, sample: str) -> np.ndarray:
+    """Frame ``i`` of a synthetic sequence: a moving gradient; float frames reach 2.0 (above white) and -0.1."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([(x / max(width - 1, 1) + i * 0.05) % 1.0, y / max(height - 1, 1),
+                    np.full_like(x, (i % 8) / 8)], -1)
+    if sample in ("half", "float"):
+        rgb[..., 0] = rgb[..., 0] * 2.1 - 0.1  # scene-linear: highlights above 1, a little below 0
+        return rgb.astype(np.float32)
+    top = 255 if sample == "uint8" else 65535
+    return np.rint(rgb * top).astype(np.uint8 if top == 255 else np.uint16)
+
+
+def make_sequence(folder: Path, name: str, ext: str, sample: str, frames: int = 8, start: int = 1001,
+                  size: tuple[int, int] = (64, 48), token: str = "%04d") -> str:
+    """Write a numbered sequence ``folder/name.NNNN.ext`` and return its pattern (with ``token``)."""
+    from mediautil import write_image
+
+    codec, pix_fmt, options = SEQUENCE_KINDS[(ext, sample)]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(frames):
+        write_image(folder / f"{name}.{start + i:04d}.{ext}", sequence_picture(i, *size, sample), codec, pix_fmt,
+                    options)
+    return str(folder / f"{name}.{token}.{ext}")
+
+
+@pytest.fixture
+def sequence_factory(tmp_path: Path):
+    """Call as ``sequence_factory("exr", "half", frames=8, start=1001)`` to get a sequence's pattern."""
+
+    def factory(ext: str, sample: str, **kwargs) -> str:
+        name = kwargs.pop("name", f"plate_{ext}_{sample}")
+        return make_sequence(tmp_path / kwargs.pop("folder", "plates"), name, ext, sample, **kwargs)
+
+    return factory

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from .errors import InputError
 
-__all__ = ["file_sha256", "InputIdentity"]
+__all__ = ["file_sha256", "files_digest", "content_digest", "InputIdentity"]
 
 _BLOCK = 1 << 20
 
@@ -54,6 +54,39 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def content_digest(path: str | os.PathLike[str]) -> str:
+    """What says a settings file is unchanged: its sha256, or for an image sequence (a mask sequence)
+    the hash of its :class:`InputIdentity` (every frame's name, size and time, and its ends).
+    """
+    path = Path(path)
+    if "%" in path.name or "#" in path.name:
+        from .video.sequence import is_sequence_path
+
+        if is_sequence_path(path):
+            return InputIdentity.of(path).sha256_ends
+    return file_sha256(path)
+
+
+def files_digest(paths: "list[Path]") -> tuple[int, str]:
+    """Total size and one sha256 of several files in order (the frames of an image sequence).
+
+    The sha256 is of each file's name and sha256, one line each, so a frame
+    renamed, replaced or missing changes it.
+
+    Raises:
+        InputError: a file is missing or cannot be read.
+    """
+    h = hashlib.sha256()
+    size = 0
+    for p in map(Path, paths):
+        try:
+            size += p.stat().st_size
+        except OSError as exc:
+            raise _read_error(p, exc) from None
+        h.update(f"{p.name} {file_sha256(p)}\n".encode())
+    return size, h.hexdigest()
+
+
 @dataclass(frozen=True)
 class InputIdentity:
     """A cheap identity of a (video) file: enough to tell it was edited or replaced.
@@ -69,8 +102,18 @@ class InputIdentity:
 
     @classmethod
     def of(cls, path: str | os.PathLike[str]) -> InputIdentity:
-        """Raises InputError when the file is missing or unreadable."""
+        """Raises InputError when the file is missing or unreadable.
+
+        For a numbered image sequence (``plate.%04d.exr``): the total size, the
+        newest modification time, and a sha256 of every frame's name, size and
+        time with the first MiB of its first and last frames.
+        """
         path = Path(path)
+        if "%" in path.name or "#" in path.name:
+            from .video.sequence import is_sequence_path  # PyAV only for sequences: weights need none
+
+            if is_sequence_path(path):
+                return cls._of_sequence(path)
         h = hashlib.sha256()
         try:
             st = path.stat()
@@ -82,3 +125,24 @@ class InputIdentity:
         except OSError as exc:
             raise _read_error(path, exc) from None
         return cls(size=st.st_size, mtime_ns=st.st_mtime_ns, sha256_ends=h.hexdigest())
+
+    @classmethod
+    def _of_sequence(cls, path: Path) -> InputIdentity:
+        from .video.sequence import parse_pattern, scan_sequence
+
+        pattern = parse_pattern(path)
+        first, count = scan_sequence(pattern)
+        h = hashlib.sha256()
+        size = mtime = 0
+        try:
+            for n in range(first, first + count):
+                st = pattern.path(n).stat()
+                size += st.st_size
+                mtime = max(mtime, st.st_mtime_ns)
+                h.update(f"{pattern.name(n)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+            for n in dict.fromkeys((first, first + count - 1)):
+                with pattern.path(n).open("rb") as f:
+                    _update(h, f, _BLOCK)
+        except OSError as exc:
+            raise _read_error(pattern.path(n), exc) from None
+        return cls(size=size, mtime_ns=mtime, sha256_ends=h.hexdigest())

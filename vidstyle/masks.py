@@ -35,8 +35,8 @@ import torch
 
 from .errors import InputError, RenderError
 from .imageio import read_image, resize
-from .settings import Span
-from .video import FrameBatch, FrameRange, FrameReader, VideoInfo, count_frames, probe
+from .settings import SequenceSettings, Span
+from .video import FrameBatch, FrameRange, FrameReader, VideoInfo, count_frames, is_sequence_path, probe
 
 __all__ = ["is_video", "fit_mask", "MaskSet", "MaskLoader", "MaskedReader"]
 
@@ -57,6 +57,8 @@ def is_video(path: str | os.PathLike[str]) -> bool:
     from PIL import Image as PILImage, UnidentifiedImageError
 
     path = Path(path)
+    if is_sequence_path(path):  # a numbered image sequence (mask.%04d.png): one mask frame per input frame
+        return True
     if not path.is_file():
         raise InputError(f"mask not found: {path}")
     try:
@@ -173,7 +175,8 @@ class MaskLoader:
         if self.video is None:
             raise InputError(f"{_named(where, 'mask', path)} is a video; a still image takes mask images",
                              settings="masks")
-        info = probe(path)
+        # A mask sequence plays at the input's rate, and its grey values are used as they are.
+        info = probe(path, SequenceSettings(fps=self.video.fps, transfer="display"))
         if self._input_frames is None:
             self._input_frames = count_frames(self.video)
         n, m = self._input_frames, count_frames(info)

@@ -6,6 +6,7 @@ Every render takes the same path; a plain one is a timeline of one keyframe::
       -> StyleSchedule     one Look per frame (looks_for: pure in the frame's index and time)
       -> Stylizer          encoder -> AdaIN with each frame's look -> decoder (stylize)
       -> FrameWriter       uint8, encoded with the input's timestamps and audio
+                           (or a SequenceWriter: numbered image files at the input's depth)
 
 :func:`stylize_batch` is the model stage between reader and writer; the three
 stages overlap in :func:`vidstyle.pipeline.run_pipeline`.
@@ -22,10 +23,10 @@ import torch
 
 from .masks import MaskedReader, MaskLoader
 from .pipeline import run_pipeline
-from .settings import EncodeSettings, ModelSettings, Span, StyleSettings
+from .settings import EncodeSettings, ModelSettings, SequenceSettings, Span, StyleSettings
 from .stylize import Stylizer
 from .timeline import StyleSchedule, timeline_for
-from .video import FrameBatch, FrameReader, FrameWriter, VideoInfo, default_output_path, probe
+from .video import FrameBatch, FrameReader, VideoInfo, default_output_path, default_sequence_output, probe, writer_for
 
 __all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch"]
 
@@ -73,6 +74,29 @@ def _first_frame(info: VideoInfo) -> torch.Tensor:
         return next(iter(reader.iter_batches(1))).rgb
 
 
+def _from_edit(edit: str | os.PathLike[str], info: VideoInfo, style: StyleSettings | None):
+    """The shot list of an edit's cuts, what to tell about it, and the style settings (its markers by default)."""
+    from .editorial import read_edit
+    from .video import count_frames
+
+    e = read_edit(edit, info.fps)
+    frames = count_frames(info)
+    warnings = [*e.warnings, *e.check_length(info.fps, frames)]
+    if style is None:
+        style = StyleSettings(timeline=edit)
+    return e.shot_list(info.fps, frames), warnings, style
+
+
+def _input_warnings(info: VideoInfo, sequence: SequenceSettings) -> list[str]:
+    """What the user should know about how the input was read (a sequence's rate assumed, alpha dropped)."""
+    if info.sequence is not None:
+        return list(info.sequence.warnings)
+    if sequence.fps is not None:
+        return [f"{info.path.name} is a video file with its own rate ({float(info.fps):g} fps): "
+                "the sequence frame rate was not used"]
+    return []
+
+
 def stylize_video(
     input: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
@@ -81,14 +105,20 @@ def stylize_video(
     model: ModelSettings = ModelSettings(),
     encode: EncodeSettings = EncodeSettings(),
     span: Span = Span(),
+    sequence: SequenceSettings = SequenceSettings(),
     overwrite: bool = False,
     audio: bool = True,
     shots: object | None = None,
     shots_cache: str | os.PathLike[str] | None = None,
+    edit: str | os.PathLike[str] | None = None,
     stylizer: Stylizer | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> RenderResult:
     """Restyle ``input`` into ``output`` (default: ``<name>_styled.mp4`` beside it).
+
+    ``input`` and ``output`` may be numbered image sequences (``plate.%04d.exr``,
+    ``plate.####.dpx``; see :mod:`vidstyle.video.sequence`), in any mix with
+    video files; a sequence's default output is ``<name>_styled`` in its format.
 
     Audio is stream-copied for the rendered range; nothing appears at
     ``output`` until every frame is written and counted. Everything that can
@@ -102,12 +132,17 @@ def stylize_video(
         model: working size, device and batch.
         encode: codec, quality, preset and pixel format of ``output``.
         span: which part of ``input`` to render.
+        sequence: the frame rate and colour of image sequences
+            (:class:`~vidstyle.settings.SequenceSettings`).
         overwrite: replace ``output`` if it exists.
         audio: copy the input's audio into ``output`` (a farm chunk leaves it
             out: the assembled file gets the audio once).
         shots: the video's shot list (:class:`vidstyle.shots.ShotList`) for a
             timeline whose keyframes name shots; detected (and cached in
             ``shots_cache``, by default the user's cache folder) when not given.
+        edit: an editor's cut of this video (``.otio``, ``.edl``, ``.xml``,
+            :mod:`vidstyle.editorial`): its cut points are the shot list, and
+            without ``style`` its style markers are the timeline.
         stylizer: a loaded :class:`~vidstyle.stylize.Stylizer` to use instead of
             loading one from ``model``.
         on_progress: called as ``(frames_done, frames_total_or_None)`` from the
@@ -116,26 +151,32 @@ def stylize_video(
     Raises:
         InputError, SettingsError, OutputError, WeightsError, RenderError, OutOfMemoryError.
     """
+    src = Path(input)
+    info = probe(src, sequence)
+    edit_warnings: list[str] = []
+    if edit is not None:
+        shots, edit_warnings, style = _from_edit(edit, info, style)
     if style is None:
         style = StyleSettings()  # raises: what to render is the one thing without a default
-    src = Path(input)
-    info = probe(src)
-    dest = Path(output) if output is not None else default_output_path(src, codec=encode.codec)
+    if output is not None:
+        dest = Path(output)
+    else:
+        dest = default_output_path(src, codec=encode.codec) if info.sequence is None else default_sequence_output(src)
     reader = FrameReader(src, span, info=info)
-    timeline = timeline_for(style)
+    timeline = timeline_for(style, info.fps)
     if timeline.uses_shots and shots is None:
         # Only a timeline that names shots pays for the detection pass; the list
         # is cached, so the farm's plan and any later run get the same one.
         from .shots import shots_for
 
-        shots = shots_for(src, device=model.device, cache_dir=shots_cache)
+        shots = shots_for(src, device=model.device, cache_dir=shots_cache, sequence=sequence)
     resolved = timeline.resolve(info.fps, info.frame_count, shots)
     # Masks (stills and mask videos) are checked against the input here, each file once.
     masks = MaskLoader((info.height, info.width), info)
     mask_sets = {k.keyframe.masks: masks.load(k.keyframe.masks, k.keyframe.where)
                  for k in resolved.keyframes if k.keyframe.masks}
     source = MaskedReader(reader, masks.videos) if masks.videos else reader
-    writer = FrameWriter(dest, info, encode, overwrite=overwrite, range=reader.range, audio=audio)
+    writer = writer_for(dest, info, encode, overwrite=overwrite, range=reader.range, audio=audio, sequence=sequence)
 
     stylizer = stylizer or Stylizer(model.device, model.size)
     reference = _first_frame(info) if style.color_mode == "style" else None
@@ -164,5 +205,5 @@ def stylize_video(
         decode_fps=stats.decode_fps,
         model_fps=stats.model_fps,
         encode_fps=stats.encode_fps,
-        warnings=[*resolved.warnings, *masks.warnings, *writer.warnings],
+        warnings=[*_input_warnings(info, sequence), *edit_warnings, *resolved.warnings, *masks.warnings, *writer.warnings],
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Union
 
 from .color import METHODS as COLOR_METHODS
@@ -25,10 +26,12 @@ from .look import check_alpha, check_mask_count, check_weights, color_mode
 if TYPE_CHECKING:
     from .timeline import Timeline
 
-__all__ = ["StyleSettings", "ModelSettings", "EncodeSettings", "Span", "PathLike"]
+__all__ = ["StyleSettings", "ModelSettings", "EncodeSettings", "Span", "SequenceSettings", "PathLike"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 DEVICES = ("auto", "cpu", "cuda")
+# How the pixel values of an image sequence encode light (see SequenceSettings).
+TRANSFERS = ("auto", "linear", "display")
 # The smallest working size: the encoder pools 3 times, and below this the
 # statistics of relu4_1 (64 x 64 px -> 8 x 8 features) mean little.
 MIN_SIZE = 64
@@ -183,3 +186,40 @@ class Span:
     @property
     def whole(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
+
+
+@dataclass(frozen=True)
+class SequenceSettings:
+    """How numbered image sequences (``plate.%04d.exr``, ``plate.####.dpx``) are read and written.
+
+    Video files ignore it: they carry their own rate, and are display-referred.
+
+    Args:
+        fps: the frame rate of an input sequence (its frames carry none): a
+            number, a fraction or ``"24000/1001"``. None: 24 fps, with a warning.
+        transfer: what a sequence's pixel values are. ``"auto"``: EXR files are
+            scene-linear, DPX, PNG and TIFF display-referred; ``"linear"``: every
+            sequence is scene-linear; ``"display"``: none is (an EXR that already
+            holds display-referred values). Scene-linear pixels are converted to
+            display-referred (the sRGB curve) for the network, and back on writing.
+    """
+
+    fps: Fraction | float | str | None = None
+    transfer: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.fps is not None:
+            try:
+                fps = Fraction(str(self.fps)) if not isinstance(self.fps, Fraction) else self.fps
+            except (ValueError, ZeroDivisionError):
+                fps = None
+            if isinstance(self.fps, bool) or fps is None or fps <= 0 or fps > 1000:
+                raise SettingsError(f"the frame rate must be a positive number such as 24, 25 or 24000/1001, "
+                                    f"got {self.fps!r}", settings="fps")
+            object.__setattr__(self, "fps", fps)
+        if self.transfer not in TRANSFERS:
+            raise SettingsError(f"unknown transfer {self.transfer!r}: use {', '.join(TRANSFERS)}", settings="transfer")
+
+    def to_dict(self) -> dict[str, str | None]:
+        """As JSON values (a farm plan keeps it)."""
+        return {"fps": None if self.fps is None else str(self.fps), "transfer": self.transfer}

@@ -43,6 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -367,6 +368,7 @@ def detect_shots(
     settings: ShotSettings | None = None,
     batch_size: int = 64,
     progress: Callable[[int, int | None], None] | None = None,
+    sequence: Any = None,
 ) -> ShotList:
     """Find the hard cuts of a video with one low-resolution decode-only pass.
 
@@ -380,6 +382,8 @@ def detect_shots(
         settings: detector settings (defaults: :class:`ShotSettings`).
         batch_size: frames per batch.
         progress: called as ``progress(frames_done, frames_expected_or_None)``.
+        sequence: the frame rate and colour of an image sequence
+            (:class:`~vidstyle.settings.SequenceSettings`; None: the defaults).
 
     Returns:
         A :class:`ShotList` carrying the resolved settings and the input's identity.
@@ -394,7 +398,7 @@ def detect_shots(
     settings = (settings or ShotSettings()).check()
     path = Path(path)
     identity = InputIdentity.of(path)
-    info = probe(path)
+    info = probe(path, *(() if sequence is None else (sequence,)))
     settings = settings.resolved(info.fps)
     dev = resolve_device(device)
     scale = _analysis_shape(info.width, info.height, settings.analysis_size)
@@ -484,6 +488,7 @@ def shots_for(
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    sequence: Any = None,
 ) -> ShotList:
     """The shot list of a video, from the cache when it still fits, else detected and cached.
 
@@ -495,19 +500,21 @@ def shots_for(
     detecting again. Nothing is printed either way.
 
     Args are those of :func:`detect_shots`; ``cache=False`` neither reads nor writes a cache.
+    A sequence's list is cached with its rate: another rate means other times.
     """
     from .video import probe
 
     settings = (settings or ShotSettings()).check()
     if not cache:
-        return detect_shots(path, device=device, settings=settings, progress=progress)
+        return detect_shots(path, device=device, settings=settings, progress=progress, sequence=sequence)
     path = Path(path)
     identity = InputIdentity.of(path)
-    wanted = settings.resolved(probe(path).fps)
+    fps = probe(path, *(() if sequence is None else (sequence,))).fps
+    wanted = settings.resolved(fps)
     place = cache_path(path, cache_dir)
     hit = _read_cache(place, identity, wanted)
-    if hit is not None:
+    if hit is not None and hit.fps == fps:
         return hit
-    shots = detect_shots(path, device=device, settings=wanted, progress=progress)
+    shots = detect_shots(path, device=device, settings=wanted, progress=progress, sequence=sequence)
     _write_cache(shots, place)
     return shots

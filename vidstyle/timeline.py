@@ -56,6 +56,7 @@ from .look import Look, check_alpha, check_mask_count, check_weights
 from .settings import StyleSettings
 from .stats import StyleStats
 from .video.ranges import parse_time
+from .video.sequence import is_sequence_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -503,7 +504,9 @@ def parse_timeline(data: Mapping[str, Any], base: Path, source: str = "timeline"
             raw_m = entry["masks"]
             if not isinstance(raw_m, list) or not all(isinstance(s, str) for s in raw_m):
                 raise SettingsError(f"{where}: masks must be a list of file names (greyscale images or mask videos)")
-            masks = tuple(_check_file(base / m, f"{where}: masks", "mask") for m in raw_m)
+            # A mask sequence (mask.%04d.png) has no one file to check: the mask loader scans it.
+            masks = tuple(base / m if is_sequence_path(m) else _check_file(base / m, f"{where}: masks", "mask")
+                          for m in raw_m)
         else:
             masks = prev.masks if prev else ()
         if masks:
@@ -523,14 +526,24 @@ def _transition(value: Any, where: str) -> float:
     return parse_duration(value, where)
 
 
-def load_timeline(path: str | Path) -> Timeline:
-    """Read and check a TOML timeline file (format: ``examples/timeline.toml``).
+def load_timeline(path: str | Path, fps: Fraction | float | None = None) -> Timeline:
+    """Read and check a TOML timeline file (format: ``examples/timeline.toml``), or an edit's style markers.
+
+    An edit (``.otio``, ``.edl``, ``.xml``: :mod:`vidstyle.editorial`) gives one
+    keyframe per marker that carries a style; ``fps`` is the rate an EDL is
+    read at (EDLs do not say; the video's).
 
     Raises:
         InputError: the file, or a style or mask it names, is missing or not TOML.
         SettingsError: a key, value or combination is wrong (the message names the keyframe).
     """
     path = Path(path)
+    from .editorial import is_edit
+
+    if is_edit(path):
+        from .editorial import read_edit
+
+        return read_edit(path, fps).timeline()
     return parse_timeline(read_toml(path, "timeline"), path.parent, str(path))
 
 
@@ -596,7 +609,7 @@ def timeline_from_styles(
     return Timeline(tuple(keyframes), "styles")
 
 
-def timeline_for(style: StyleSettings) -> Timeline:
+def timeline_for(style: StyleSettings, fps: Fraction | float | None = None) -> Timeline:
     """The timeline of a render's style settings: its timeline, or one keyframe at frame 0.
 
     A render without a timeline is a timeline whose single look holds from the
@@ -604,13 +617,15 @@ def timeline_for(style: StyleSettings) -> Timeline:
     preservation in "style" mode is not a keyframe's: it acts on the style
     images when they are loaded (see :func:`vidstyle.render.stylize_video`).
 
+    ``fps`` is the video's rate, for a timeline that is an EDL's markers.
+
     Raises:
         InputError, SettingsError: as :func:`load_timeline` does for a timeline file.
     """
     if isinstance(style.timeline, Timeline):
         return style.timeline
     if style.timeline is not None:
-        return load_timeline(style.timeline)
+        return load_timeline(style.timeline, fps)
     styles = tuple(map(Path, style.styles))
     missing = next((p for p in styles if not p.is_file()), None)
     if missing is not None:  # the message Stylizer.load_style would give, before the model loads

@@ -78,9 +78,9 @@ def note(message: str) -> None:
 
 
 def _register() -> None:
-    from . import farm, image, run, shots, timeline
+    from . import farm, image, preview, run, shots, timeline
 
-    for command in (run.run, image.image, image.style, timeline.timeline, shots.shots, farm.farm):
+    for command in (run.run, image.image, image.style, timeline.timeline, shots.shots, farm.farm, preview.preview):
         main.add_command(command)
 
 

@@ -39,13 +39,15 @@ def _parse_frames(text: str) -> tuple[int, int]:
 @click.option("--chunk-frames", type=click.IntRange(min=1),
               help="Frames per chunk (default: the job's, else 240), rounded up to a multiple of the batch.")
 @shots_cache_option
+@click.option("-y", "--overwrite", is_flag=True,
+              help="Let renders to image sequences replace frames that are there (their chunks write in place).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan's chunks as JSON on stdout.")
 @handle_errors
-def plan(job, plan_dir, chunk_frames, shots_cache, as_json) -> None:
+def plan(job, plan_dir, chunk_frames, shots_cache, overwrite, as_json) -> None:
     """Split every render of JOB (TOML) into chunks and write a plan folder."""
     from ..farm import make_plan
 
-    p = make_plan(job, plan_dir, chunk_frames=chunk_frames, shots_cache=shots_cache)
+    p = make_plan(job, plan_dir, chunk_frames=chunk_frames, shots_cache=shots_cache, overwrite=overwrite)
     if as_json:
         click.echo(json.dumps(p.to_dict(), indent=2))
         return

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..color import METHODS as COLOR_METHODS
-from ..settings import DEVICES, EncodeSettings, ModelSettings, StyleSettings
+from ..settings import DEVICES, TRANSFERS, EncodeSettings, ModelSettings, SequenceSettings, StyleSettings
 
 _MODEL = ModelSettings()
 _ENCODE = EncodeSettings()
@@ -96,6 +96,17 @@ def span_options():
     )
 
 
+def sequence_options():
+    """How image sequences are read and written: :class:`~vidstyle.settings.SequenceSettings`."""
+    return _stack(
+        click.option("--fps", help="Frame rate of an image sequence input (24, 25, 24000/1001); default 24."),
+        click.option("--transfer", type=click.Choice(TRANSFERS), default=SequenceSettings.transfer, show_default=True,
+                     help="What image-sequence pixels are: auto (EXR scene-linear, DPX/PNG/TIFF display-referred), "
+                          "linear (all scene-linear), display (none: e.g. an EXR already display-referred). "
+                          "Scene-linear frames go through the sRGB curve to the network and back."),
+    )
+
+
 def output_options(help: str):
     return _stack(
         click.option("-o", "--output", type=click.Path(path_type=Path), help=help),
@@ -108,3 +119,9 @@ shots_cache_option = click.option(
     help="Folder for cached shot lists (default: ~/.cache/vidstyle/shots, or under $XDG_CACHE_HOME).",
 )
 
+
+edit_option = click.option(
+    "--edit", type=click.Path(path_type=Path), metavar="EDIT",
+    help="The editor's cut of INPUT (.otio, .edl, .xml): its cut points are the shots, instead of detection; "
+         "without --style or --timeline, its style markers (style=a.jpg) are the keyframes.",
+)

@@ -8,9 +8,12 @@ from pathlib import Path
 import click
 
 from ..errors import SettingsError
-from ..settings import EncodeSettings, ModelSettings, Span, StyleSettings
+from ..settings import EncodeSettings, ModelSettings, SequenceSettings, Span, StyleSettings
 from . import handle_errors, stderr, warn
-from .options import encode_options, model_options, output_options, shots_cache_option, span_options, style_options
+from .options import (
+    edit_option, encode_options, model_options, output_options, sequence_options, shots_cache_option, span_options,
+    style_options,
+)
 from .progress import FrameProgress
 
 
@@ -40,21 +43,28 @@ def style_settings(styles, weights, alpha, preserve_color, masks, color_method, 
     "Style image or saved .style file; repeat to mix styles. STYLE@TIME (b.jpg@12s, b.jpg@00:01:02, b.jpg@300f) "
     "switches to it at that time instead."))
 @click.option("--timeline", type=click.Path(path_type=Path),
-              help="TOML timeline: styles, alpha and colour by keyframe (see examples/timeline.toml).")
+              help="TOML timeline: styles, alpha and colour by keyframe (see examples/timeline.toml); or an edit "
+                   "(.otio, .edl, .xml) whose markers name styles.")
+@edit_option
 @click.option("--transition", help="With STYLE@TIME: cross-fade over this long, centred on each time (e.g. 2s); "
                                    "default a cut.")
 @model_options()
-@output_options("Output video (default: INPUT_styled.mp4 beside it).")
+@output_options("Output video, or image sequence (out.%04d.exr, out.####.png); default: INPUT_styled beside it.")
 @encode_options()
 @span_options()
+@sequence_options()
 @shots_cache_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @handle_errors
-def run(input_path, styles, weights, alpha, preserve_color, masks, color_method, timeline, transition, size, device,
-        batch, output, overwrite, codec, crf, preset, pix_fmt, start, end, frames, shots_cache, quiet,
+def run(input_path, styles, weights, alpha, preserve_color, masks, color_method, timeline, edit, transition, size, device,
+        batch, output, overwrite, codec, crf, preset, pix_fmt, start, end, frames, fps, transfer, shots_cache, quiet,
         as_json) -> None:
     """Restyle a video after one or more style images; audio is copied untouched.
+
+    INPUT and -o may be numbered image sequences: plate.%04d.exr or
+    plate.####.exr (EXR, DPX, PNG, TIFF), with --fps; frame numbers and bit
+    depth are kept.
 
     Styles can change over time: --style a.jpg --style b.jpg@12s --transition 2s
     cross-fades from a to b between 11 s and 13 s; --timeline t.toml sets
@@ -62,12 +72,15 @@ def run(input_path, styles, weights, alpha, preserve_color, masks, color_method,
     """
     from ..render import stylize_video
 
-    style = style_settings(styles, weights, alpha, preserve_color, masks, color_method, timeline, transition)
+    # With an edit and nothing else, the edit's style markers are the timeline.
+    style = None if edit is not None and not styles and timeline is None else style_settings(
+        styles, weights, alpha, preserve_color, masks, color_method, timeline, transition)
     with FrameProgress("stylizing", quiet=quiet or as_json) as bar:
         result = stylize_video(
             input_path, output, style, model=ModelSettings(size, device, batch),
-            encode=EncodeSettings(codec, crf, preset, pix_fmt), span=Span(start, end, frames), overwrite=overwrite,
-            shots_cache=shots_cache, on_progress=bar.frames,
+            encode=EncodeSettings(codec, crf, preset, pix_fmt), span=Span(start, end, frames),
+            sequence=SequenceSettings(fps, transfer), overwrite=overwrite,
+            shots_cache=shots_cache, edit=edit, on_progress=bar.frames,
         )
     for warning in result.warnings:
         warn(warning)

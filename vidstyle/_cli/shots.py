@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import handle_errors, stderr
-from .options import model_options, shots_cache_option
+from .options import model_options, sequence_options, shots_cache_option
 from .progress import FrameProgress
 
 CSV_FIELDS = ("shot", "start_frame", "end_frame", "frames", "start_timecode", "end_timecode", "start_time", "end_time", "duration")
@@ -25,11 +25,17 @@ CSV_FIELDS = ("shot", "start_frame", "end_frame", "frames", "start_timecode", "e
 @click.option("--adaptive", type=click.FloatRange(min=1), default=None,
               help="How many times its neighbours' difference a cut must stand out (default 3).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write a cached list.")
+@click.option("--export", type=click.Path(path_type=Path), metavar="EDIT",
+              help="Also write the shots as an edit an editor can import: .otio (OpenTimelineIO), .edl (CMX 3600) "
+                   "or .xml (FCP 7), one clip per shot.")
+@click.option("-y", "--overwrite", is_flag=True, help="Replace the --export file if it exists.")
 @shots_cache_option
+@sequence_options()
 @model_options(size=False, batch=False)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
-def shots(input_path, fmt, min_shot, threshold, adaptive, no_cache, shots_cache, device, quiet) -> None:
+def shots(input_path, fmt, min_shot, threshold, adaptive, no_cache, export, overwrite, shots_cache, fps, transfer,
+          device, quiet) -> None:
     """List the shots of a video: where each hard cut is, by frame and time.
 
     Frames are 0-based and END is exclusive, so `vidstyle run --frames START:END`
@@ -37,6 +43,7 @@ def shots(input_path, fmt, min_shot, threshold, adaptive, no_cache, shots_cache,
     cached in the user's cache folder (or --shots-cache) and reused while the
     file and the settings stay the same.
     """
+    from ..settings import SequenceSettings
     from ..shots import ShotSettings, shots_for
 
     defaults = ShotSettings()
@@ -47,7 +54,13 @@ def shots(input_path, fmt, min_shot, threshold, adaptive, no_cache, shots_cache,
     )
     with FrameProgress("finding cuts", quiet=quiet or fmt is not None) as bar:
         shot_list = shots_for(input_path, device=device, settings=settings, cache=not no_cache,
-                              cache_dir=shots_cache, progress=bar.frames)
+                              cache_dir=shots_cache, progress=bar.frames, sequence=SequenceSettings(fps, transfer))
+    if export is not None:
+        from ..editorial import write_shot_list
+
+        media = None if "%" in input_path.name or "#" in input_path.name else input_path
+        write_shot_list(shot_list, export, media, overwrite=overwrite)
+        stderr.print(f"wrote {export} ({shot_list.count} shots)")
     if fmt == "json":
         click.echo(shot_list.to_json())
         return

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import handle_errors, warn
-from .options import shots_cache_option
+from .options import edit_option, sequence_options, shots_cache_option
 
 @click.group()
 def timeline() -> None:
@@ -18,21 +18,36 @@ def timeline() -> None:
 @timeline.command()
 @click.argument("timeline_path", metavar="TIMELINE", type=click.Path(path_type=Path))
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@edit_option
+@sequence_options()
 @shots_cache_option
 @handle_errors
-def check(timeline_path: Path, input_path: Path, shots_cache: Path | None) -> None:
-    """Check TIMELINE against the video INPUT and print the resolved schedule (no model, no rendering)."""
-    from ..masks import MaskLoader
-    from ..timeline import load_timeline
-    from ..video import format_timecode, probe
+def check(timeline_path: Path, input_path: Path, edit: Path | None, fps: str | None, transfer: str,
+          shots_cache: Path | None) -> None:
+    """Check TIMELINE (TOML, or an edit's style markers) against INPUT and print the resolved schedule.
 
-    tl = load_timeline(timeline_path)
-    info = probe(input_path)
+    Nothing is rendered and no model is loaded.
+    """
+    from ..masks import MaskLoader
+    from ..settings import SequenceSettings
+    from ..timeline import load_timeline
+    from ..video import count_frames, format_timecode, probe
+
+    sequence = SequenceSettings(fps, transfer)
+    info = probe(input_path, sequence)
+    tl = load_timeline(timeline_path, info.fps)
     shots = None
-    if tl.uses_shots:
+    if edit is not None:
+        from ..editorial import read_edit
+
+        e = read_edit(edit, info.fps)
+        shots = e.shot_list(info.fps, count_frames(info))
+        for warning in (*e.warnings, *e.check_length(info.fps, shots.frames)):
+            warn(warning)
+    elif tl.uses_shots:
         from ..shots import shots_for
 
-        shots = shots_for(input_path, cache_dir=shots_cache)
+        shots = shots_for(input_path, cache_dir=shots_cache, sequence=sequence)
     resolved = tl.resolve(info.fps, info.frame_count, shots)
     # Masks are checked as a render checks them: mask videos' lengths, shapes.
     masks = MaskLoader((info.height, info.width), info)

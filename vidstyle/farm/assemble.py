@@ -5,6 +5,11 @@ Before anything is written, every chunk must be done and match its marker
 (size and sha256) and the chunks must tile the input's frames; afterwards the
 output's frames are counted against the input's. A tampered plan folder (a
 chunk missing, replaced or of the wrong length) stops with the chunk to redo.
+
+A render to an image sequence has nothing to join: its chunks wrote their
+frames in place. Assembling it checks the same things (every chunk done and
+matching its marker, the chunks tiling the input) and that the output holds
+one frame per input frame, then records the result.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..digest import InputIdentity, file_sha256
+from ..digest import InputIdentity, file_sha256, files_digest
 from ..errors import InputError, RenderError
 from ..outputs import atomic_path
 from .chunk import chunk_state, marker_path, read_marker
@@ -42,9 +47,13 @@ def is_assembled(plan: Plan, render: RenderPlan) -> bool:
     try:
         data = json.loads(assembled_path(plan, render).read_text(encoding="utf-8"))
         out = Path(render.spec.output)
+        if render.spec.writes_sequence:
+            size, digest = files_digest([Path(f) for f in data.get("files", [])])
+        else:
+            size, digest = out.stat().st_size, file_sha256(out)
         return (
             data.get("key") == render.key and data.get("output") == str(out)
-            and out.stat().st_size == data.get("bytes") and file_sha256(out) == data.get("sha256")
+            and size == data.get("bytes") and digest == data.get("sha256")
         )
     except (OSError, ValueError, AttributeError, InputError):
         return False
@@ -64,7 +73,7 @@ def _check_chunks(plan: Plan, render: RenderPlan) -> None:
     for c in render.chunks:
         path = plan.path(c)
         marker = read_marker(plan, c)
-        if not path.exists():
+        if not path.exists() and not render.spec.writes_sequence:
             raise RenderError(f"{c.label} is missing ({path.name}): render chunk {c.index}, or run the job again")
         if marker is None:
             raise RenderError(f"{c.label} is not finished (no {marker_path(plan, c).name}): render chunk {c.index}")
@@ -105,10 +114,12 @@ def assemble(plan: Plan, render_id: str | None = None, *, overwrite: bool = Fals
     if asdict(InputIdentity.of(spec.input)) != render.input_identity:
         raise InputError(f"{spec.input} changed since the plan was made; make the plan again")
     _check_chunks(plan, render)
-    info = probe(spec.input)
+    info = probe(spec.input, spec.sequence)
+    if spec.writes_sequence:
+        return _record_sequence(plan, render, info, t0)
     files = [ChunkFile(plan.path(c), c.frames, c.first_pts) for c in render.chunks]
     ours = assembled_path(plan, render).exists() and out.exists()
-    written = join_chunks(files, info, out, overwrite=overwrite or ours)
+    written = join_chunks(files, info, out, overwrite=overwrite or ours, audio=info.sequence is None)
     # The input's own count (a demux pass), not the plan's: the output must match the video.
     frames = count_frames(info)
     got = scan_chunk(out).packets
@@ -120,6 +131,25 @@ def assemble(plan: Plan, render_id: str | None = None, *, overwrite: bool = Fals
     with atomic_path(assembled_path(plan, render), overwrite=True) as tmp:
         tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
     return AssembleResult(render.id, out, got, "assembled", time.perf_counter() - t0)
+
+
+def _record_sequence(plan: Plan, render: RenderPlan, info, t0: float) -> AssembleResult:
+    """An image-sequence output: its chunks' frames are in place; check them all and record the result."""
+    from ..video import count_frames
+    from ..video.sequence import output_frames
+
+    frames = count_frames(info)
+    files = output_frames(render.spec.output, info, 0, frames)
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise RenderError(f"{render.id}: {missing[0]} is missing ({len(missing)} of {frames} frames): "
+                          "render its chunk again, forced")
+    size, digest = files_digest(files)
+    record = {"key": render.key, "output": render.spec.output, "frames": frames, "bytes": size, "sha256": digest,
+              "files": [str(f) for f in files]}
+    with atomic_path(assembled_path(plan, render), overwrite=True) as tmp:
+        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return AssembleResult(render.id, Path(render.spec.output), frames, "assembled", time.perf_counter() - t0)
 
 
 def assemble_plan(plan: Plan, *, overwrite: bool = False, force: bool = False) -> list[AssembleResult]:

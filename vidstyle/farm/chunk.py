@@ -2,7 +2,10 @@
 
 A chunk is the file ``<plan>/<render>/chunk-NNNN.<ext>`` plus its marker
 ``chunk-NNNN.done.json`` (frames, size, sha256 and the render's key), written
-only after the file was renamed into place and its frames counted. A chunk is
+only after the file was renamed into place and its frames counted. A render
+whose output is an image sequence has no chunk files: each chunk writes its
+frames straight into the output (atomically, as any render does) and its
+marker lists them, with their total size and one sha256 of all. A chunk is
 done when the marker matches the file and the plan; anything else (no marker,
 a hidden ``.chunk-NNNN.partial-*`` file left by a killed worker, a marker of
 older settings) means it is rendered again. A failure leaves
@@ -17,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..digest import InputIdentity, file_sha256
+from ..digest import InputIdentity, content_digest, file_sha256, files_digest
 from ..errors import InputError, RenderError, VidstyleError
 from ..outputs import atomic_path
 from ..settings import ModelSettings, Span
@@ -71,15 +74,33 @@ def chunk_state(plan: Plan, chunk: ChunkPlan, *, verify: bool = False) -> str:
     marker = read_marker(plan, chunk)
     path = plan.path(chunk)
     if marker is not None and _marker_fits(marker, render, chunk):
-        try:
-            size = path.stat().st_size
-        except OSError:
-            size = None
-        if size == marker.get("bytes") and (not verify or file_sha256(path) == marker.get("sha256")):
-            return "done"
+        if render.spec.writes_sequence:
+            if _frames_match(marker, verify):
+                return "done"
+        else:
+            try:
+                size = path.stat().st_size
+            except OSError:
+                size = None
+            if size == marker.get("bytes") and (not verify or file_sha256(path) == marker.get("sha256")):
+                return "done"
     if read_marker(plan, chunk, "failed") is not None:
         return "failed"
     return "pending"
+
+
+def _frames_match(marker: dict[str, Any], verify: bool) -> bool:
+    """The frames a sequence chunk's marker lists are there, of the marked size (and sha256 with ``verify``)."""
+    files = marker.get("files")
+    if not isinstance(files, list) or not files:
+        return False
+    try:
+        paths = [Path(f) for f in files]
+        if sum(p.stat().st_size for p in paths) != marker.get("bytes"):
+            return False
+        return not verify or files_digest(paths)[1] == marker.get("sha256")
+    except (OSError, InputError, TypeError):
+        return False
 
 
 def _marker_fits(marker: dict[str, Any], render: RenderPlan, chunk: ChunkPlan) -> bool:
@@ -136,8 +157,33 @@ def _check_inputs(render: RenderPlan) -> None:
             "unchanged renders are kept)"
         )
     for path, digest in render.files.items():
-        if file_sha256(path) != digest:
+        if content_digest(path) != digest:
             raise InputError(f"{path} changed since the plan was made; make the plan again")
+
+
+def _written_frames(spec: Any, chunk: ChunkPlan) -> list[Path]:
+    """The output frames of a sequence chunk, checked to be there (the writer renamed them in place)."""
+    from ..video import probe
+    from ..video.sequence import output_frames
+
+    files = output_frames(spec.output, probe(spec.input, spec.sequence), chunk.start, chunk.stop)
+    missing = [f for f in files if not f.is_file()]
+    if missing or len(files) != chunk.frames:
+        raise RenderError(f"{chunk.label}: {len(files) - len(missing)} of {chunk.frames} frames were written "
+                          f"({missing[0].name if missing else ''} is missing)")
+    return files
+
+
+def _remove_partial_frames(spec: Any, chunk: ChunkPlan) -> None:
+    """A killed attempt at this chunk leaves a hidden folder of frames beside the output: remove it."""
+    import shutil
+
+    from ..video.sequence import parse_pattern, partial_prefix
+
+    pattern = parse_pattern(spec.output)
+    if pattern is not None and pattern.folder.is_dir():
+        for leftover in pattern.folder.glob(f"{partial_prefix(pattern, chunk.start, chunk.stop)}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def render_chunk(
@@ -180,20 +226,29 @@ def render_chunk(
     marker_path(plan, chunk).unlink(missing_ok=True)
     try:
         _check_inputs(render)
+        if spec.writes_sequence:
+            _remove_partial_frames(spec, chunk)
         stylize_video(
-            spec.input, path, spec.style, model=spec.model, encode=spec.encode,
-            span=Span(frames=(chunk.start, chunk.stop)), overwrite=True, audio=False, shots=render.shot_list(),
+            spec.input, spec.output if spec.writes_sequence else path, spec.style, model=spec.model,
+            encode=spec.encode, span=Span(frames=(chunk.start, chunk.stop)), sequence=spec.sequence,
+            overwrite=True, audio=False, shots=render.shot_list(),
             stylizer=stylizer or get_stylizer(spec.model), on_progress=on_progress,
         )
-        scan = scan_chunk(path)
-        if scan.packets != chunk.frames or not scan.first_is_keyframe:
-            raise RenderError(
-                f"{chunk.label}: the written file has {scan.packets} frames"
-                f"{'' if scan.first_is_keyframe else ' and does not start with a keyframe'}; expected {chunk.frames}"
-            )
+        if spec.writes_sequence:
+            files = _written_frames(spec, chunk)
+            size, digest = files_digest(files)
+            content: dict[str, Any] = {"files": [str(f) for f in files], "bytes": size, "sha256": digest}
+        else:
+            scan = scan_chunk(path)
+            if scan.packets != chunk.frames or not scan.first_is_keyframe:
+                raise RenderError(
+                    f"{chunk.label}: the written file has {scan.packets} frames"
+                    f"{'' if scan.first_is_keyframe else ' and does not start with a keyframe'}; expected {chunk.frames}"
+                )
+            content = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
         marker = {
             "render": render.id, "chunk": chunk.index, "start": chunk.start, "stop": chunk.stop,
-            "frames": chunk.frames, "key": render.key, "bytes": path.stat().st_size, "sha256": file_sha256(path),
+            "frames": chunk.frames, "key": render.key, **content,
             "seconds": round(time.perf_counter() - t0, 3),
         }
         with atomic_path(marker_path(plan, chunk), overwrite=True) as tmp:

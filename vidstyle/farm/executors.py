@@ -233,7 +233,7 @@ def run_job(
         InputError, SettingsError, OutputError: as planning or assembling would.
     """
     t0 = time.perf_counter()
-    plan = make_plan(job, plan_folder, chunk_frames=chunk_frames, shots_cache=shots_cache)
+    plan = make_plan(job, plan_folder, chunk_frames=chunk_frames, shots_cache=shots_cache, overwrite=overwrite)
     report = RunReport(plan, plan_seconds=time.perf_counter() - t0)
     run_chunks(plan, executor=executor, address=address, gpus_per_task=gpus_per_task,
                max_retries=max_retries, progress=progress, report=report, render=render)

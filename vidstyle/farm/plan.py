@@ -48,7 +48,7 @@ from typing import Any
 
 from ..errors import InputError, OutputError, SettingsError
 from ..outputs import atomic_path
-from ..settings import EncodeSettings, ModelSettings, StyleSettings
+from ..settings import EncodeSettings, ModelSettings, SequenceSettings, StyleSettings
 from ..timeline import read_toml
 
 __all__ = [
@@ -72,7 +72,9 @@ _STYLE_KEYS = {"style": str, "styles": list, "weights": list, "alpha": (int, flo
                "masks": list, "timeline": str, "color_method": str}
 _MODEL_KEYS = {"size": int, "device": str, "batch": int}
 _ENCODE_KEYS = {"codec": str, "crf": int, "preset": str, "pix_fmt": str}
-_RENDER_KEYS = {"name": str, "input": str, "output": str, **_STYLE_KEYS, **_MODEL_KEYS, **_ENCODE_KEYS}
+_SEQUENCE_KEYS = {"fps": (int, float, str), "transfer": str}
+_RENDER_KEYS = {"name": str, "input": str, "output": str, "edit": str, **_STYLE_KEYS, **_MODEL_KEYS, **_ENCODE_KEYS,
+                **_SEQUENCE_KEYS}
 _JOB_KEYS = {"chunk_frames", "defaults", "render"}
 
 
@@ -86,15 +88,25 @@ class RenderSpec:
     style: StyleSettings
     model: ModelSettings = ModelSettings()
     encode: EncodeSettings = EncodeSettings()
+    sequence: SequenceSettings = SequenceSettings()
+    edit: str | None = None  # an editor's cut of the input: its cut points are the shot list
+
+    @property
+    def writes_sequence(self) -> bool:
+        """True when the output is an image sequence: chunks write its frames in place, nothing is joined."""
+        from ..video import is_sequence_path
+
+        return is_sequence_path(self.output)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "input": self.input, "output": self.output, "style": asdict(self.style),
-                "model": asdict(self.model), "encode": asdict(self.encode)}
+                "model": asdict(self.model), "encode": asdict(self.encode), "sequence": self.sequence.to_dict(),
+                "edit": self.edit}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RenderSpec:
         return cls(d["name"], d["input"], d["output"], StyleSettings(**d["style"]), ModelSettings(**d["model"]),
-                   EncodeSettings(**d["encode"]))
+                   EncodeSettings(**d["encode"]), SequenceSettings(**d.get("sequence", {})), d.get("edit"))
 
 
 @dataclass(frozen=True)
@@ -312,16 +324,21 @@ def _abs(value: str, base: Path) -> str:
 
 
 def _spec(d: dict[str, Any], base: Path, where: str) -> RenderSpec:
-    from ..video import default_output_path
+    from ..video import default_output_path, default_sequence_output, is_sequence_path
+    from ..video.sequence import sequence_name
 
     inp = _abs(d["input"], base)
     if "style" in d and "styles" in d:
         raise SettingsError(f"{where}: give style or styles, not both")
     styles = [d["style"]] if "style" in d else list(d.get("styles") or ())
-    name = d.get("name") or Path(inp).stem
+    # A sequence is named by its prefix: plate.####.exr -> plate.
+    name = d.get("name") or sequence_name(inp)
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
         raise SettingsError(f"{where}: name {name!r} may only hold letters, digits, '.', '_' and '-'")
     timeline = d.get("timeline")
+    edit = None if d.get("edit") is None else _abs(d["edit"], base)
+    if edit is not None and timeline is None and not styles:
+        timeline = d["edit"]  # the edit's style markers are the timeline
     try:
         style = StyleSettings(
             styles=tuple(_abs(s, base) for s in styles),
@@ -333,10 +350,16 @@ def _spec(d: dict[str, Any], base: Path, where: str) -> RenderSpec:
         )
         model = ModelSettings(**{k: d[k] for k in _MODEL_KEYS if k in d})
         encode = EncodeSettings(**{k: d[k] for k in _ENCODE_KEYS if k in d})
+        sequence = SequenceSettings(**{k: d[k] for k in _SEQUENCE_KEYS if k in d})
     except SettingsError as exc:
         raise SettingsError(f"{where}: {exc}", settings=exc.settings) from None
-    output = _abs(d["output"], base) if "output" in d else str(default_output_path(inp, codec=encode.codec))
-    return RenderSpec(name=name, input=inp, output=output, style=style, model=model, encode=encode)
+    if "output" in d:
+        output = _abs(d["output"], base)
+    else:
+        output = str(default_sequence_output(inp) if is_sequence_path(inp) else
+                     default_output_path(inp, codec=encode.codec))
+    return RenderSpec(name=name, input=inp, output=output, style=style, model=model, encode=encode,
+                      sequence=sequence, edit=edit)
 
 
 # --------------------------------------------------------------------------- #
@@ -366,39 +389,51 @@ def _pinned_batch(model: ModelSettings) -> ModelSettings:
 
 
 def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: int, folder: Path,
-                 shots_cache: str | os.PathLike[str] | None) -> RenderPlan:
-    from ..digest import InputIdentity, file_sha256
+                 shots_cache: str | os.PathLike[str] | None, overwrite: bool = False) -> RenderPlan:
+    from ..digest import InputIdentity, content_digest, file_sha256
     from ..masks import MaskLoader
     from ..shots import shots_for
     from ..timeline import timeline_for
-    from ..video import FrameWriter, frame_timestamps, probe
+    from ..video import FrameWriter, SequenceWriter, frame_timestamps, probe
 
     where = f"render {spec.name}"
     if not Path(spec.output).parent.is_dir():
         raise OutputError(f"{where}: cannot write {spec.output}: folder {Path(spec.output).parent} does not exist")
     spec = replace(spec, model=_pinned_batch(spec.model))
-    info = probe(spec.input)
+    info = probe(spec.input, spec.sequence)
     all_pts = frame_timestamps(info)
     n = len(all_pts)
-    timeline = timeline_for(spec.style)
+    timeline = timeline_for(spec.style, info.fps)
     files = {} if spec.style.timeline is None else {str(spec.style.timeline): file_sha256(spec.style.timeline)}
+    if spec.edit is not None:
+        files[spec.edit] = file_sha256(spec.edit)
     masks = MaskLoader((info.height, info.width), info)
     for k in timeline.keyframes:
         for p in (*k.styles, *k.masks):
-            files[str(p)] = file_sha256(p)
+            files[str(p)] = content_digest(p)
         if k.masks:
             masks.load(k.masks, k.where)  # mask videos' lengths and every mask's shape: now, not on the farm
     shots = None
-    if timeline.uses_shots:
+    if spec.edit is not None:
+        # The editor's cut points, stored in the plan like detected ones.
+        from ..editorial import read_edit
+
+        shots = read_edit(spec.edit, info.fps).shot_list(info.fps, n)
+    elif timeline.uses_shots:
         # Detected once here (or read from the cache) and stored in the plan:
         # every chunk, on any machine, places the keyframes on the same shots.
-        shots = shots_for(spec.input, device=spec.model.device, cache_dir=shots_cache)
+        shots = shots_for(spec.input, device=spec.model.device, cache_dir=shots_cache, sequence=spec.sequence)
     timeline.resolve(info.fps, n, shots)  # fail now, not on the farm
     rid = f"r{number:02d}-{spec.name}"
     ext = Path(spec.output).suffix or ".mp4"
-    # Every encoder setting and the output container are checked here, cheaply.
     (folder / rid).mkdir(parents=True, exist_ok=True)
-    FrameWriter(folder / rid / f"check{ext}", info, spec.encode, overwrite=True)
+    if spec.writes_sequence:
+        # Chunks write the frames in place: the output's folder and format, and frames that are there, now.
+        SequenceWriter(spec.output, info, spec.encode, overwrite=True, sequence=spec.sequence)
+        ext = ".frames"  # a chunk is a run of frames of the output, named in its marker
+    else:
+        # Every encoder setting and the output container are checked here, cheaply.
+        FrameWriter(folder / rid / f"check{ext}", info, spec.encode, overwrite=True)
     identity = asdict(InputIdentity.of(spec.input))
     shots_d = None if shots is None else shots.to_dict()
     size = _aligned(chunk_frames, spec.model.batch or 1)
@@ -409,12 +444,35 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
     for k, start in enumerate(range(0, n, size)):
         stop = min(n, start + size)
         chunks.append(ChunkPlan(first_index + k, rid, k, start, stop, all_pts[start], f"{rid}/chunk-{k:04d}{ext}"))
-    return RenderPlan(
+    plan = RenderPlan(
         id=rid, spec=spec, key=key, input_identity=identity, files=files, frames=n,
         fps=f"{Fraction(info.fps).numerator}/{Fraction(info.fps).denominator}",
         time_base=f"{info.time_base.numerator}/{info.time_base.denominator}",
         shots=shots_d, chunk_frames=size, chunks=tuple(chunks),
     )
+    if spec.writes_sequence and not overwrite:
+        _check_sequence_output(plan, folder, info)
+    return plan
+
+
+def _check_sequence_output(render: RenderPlan, folder: Path, info: Any) -> None:
+    """Refuse output frames that are there and are not a finished chunk of this render (chunks write in place)."""
+    from ..video.sequence import output_frames
+
+    for c in render.chunks:
+        marker = folder / c.file.replace(".frames", ".done.json")
+        try:
+            done = json.loads(marker.read_text(encoding="utf-8")).get("key") == render.key
+        except (OSError, ValueError, AttributeError):
+            done = False
+        if done:
+            continue
+        there = [p for p in output_frames(render.spec.output, info, c.start, c.stop) if p.exists()]
+        if there:
+            raise OutputError(
+                f"render {render.spec.name}: {there[0]} already exists ({len(there)} frame{'s' if len(there) > 1 else ''} "
+                f"of chunk {c.number}); allow overwriting to replace them", settings="overwrite",
+            )
 
 
 def make_plan(
@@ -423,6 +481,7 @@ def make_plan(
     *,
     chunk_frames: int | None = None,
     shots_cache: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
 ) -> Plan:
     """Plan a job: probe every input, cut every render into chunks, write ``plan.json``.
 
@@ -434,6 +493,9 @@ def make_plan(
         chunk_frames: frames per chunk (default: the job's ``chunk_frames``, else
             240), rounded up to a multiple of each render's batch (see :attr:`Plan.notes`).
         shots_cache: the folder of cached shot lists (default: the user's cache folder).
+        overwrite: a render whose output is an image sequence writes its frames
+            in place, chunk by chunk; without ``overwrite``, frames already there
+            (other than finished chunks of this plan) are an OutputError now.
 
     Raises:
         InputError, SettingsError, OutputError.
@@ -450,7 +512,7 @@ def make_plan(
     renders: list[RenderPlan] = []
     first = 0
     for number, spec in enumerate(specs):
-        r = _plan_render(spec, number, size, first, folder, shots_cache)
+        r = _plan_render(spec, number, size, first, folder, shots_cache, overwrite)
         renders.append(r)
         first += len(r.chunks)
     plan = Plan(folder.resolve(), str(job.resolve()), size, tuple(renders))

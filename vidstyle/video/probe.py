@@ -10,11 +10,13 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
 
 from ..errors import InputError, SettingsError
+from ..settings import SequenceSettings
 
 __all__ = [
     "AudioStreamInfo", "ColorInfo", "VideoInfo", "probe", "count_frames", "frame_timestamps",
@@ -74,6 +76,8 @@ class VideoInfo:
     audio: tuple[AudioStreamInfo, ...] = ()
     has_subtitles: bool = False
     has_data: bool = False
+    # A numbered image sequence (vidstyle.video.sequence.ImageSequence); None for a video file.
+    sequence: Any = None
 
 
 def open_input(path: Path) -> av.container.InputContainer:
@@ -122,6 +126,15 @@ def _path_of(video: VideoInfo | str | os.PathLike[str]) -> Path:
     return video.path if isinstance(video, VideoInfo) else Path(video)
 
 
+def _sequence_count(video: VideoInfo | str | os.PathLike[str]) -> int | None:
+    """The frame count of an image sequence (its files, checked at probe), or None for a video file."""
+    from .sequence import is_sequence_path
+
+    if isinstance(video, VideoInfo):
+        return None if video.sequence is None else video.sequence.count
+    return probe(video).frame_count if is_sequence_path(video) else None
+
+
 def count_frames(video: VideoInfo | str | os.PathLike[str]) -> int:
     """The exact number of frames of a video, by a demux-only pass (nothing is decoded).
 
@@ -131,7 +144,8 @@ def count_frames(video: VideoInfo | str | os.PathLike[str]) -> int:
     Raises:
         InputError: the file is missing or not a video.
     """
-    return len(_demux_pts(_path_of(video)))
+    n = _sequence_count(video)
+    return n if n is not None else len(_demux_pts(_path_of(video)))
 
 
 def frame_timestamps(video: VideoInfo | str | os.PathLike[str]) -> list[int]:
@@ -144,6 +158,9 @@ def frame_timestamps(video: VideoInfo | str | os.PathLike[str]) -> list[int]:
         InputError: the file is missing or not a video, or has no frame.
         SettingsError: some frames carry no timestamp, so frames cannot be placed exactly.
     """
+    n = _sequence_count(video)
+    if n is not None:  # frame i of a sequence has timestamp i, in a time base of 1 / fps
+        return list(range(n))
     path = _path_of(video)
     raw = _demux_pts(path)
     if any(p is None for p in raw):
@@ -156,19 +173,25 @@ def frame_timestamps(video: VideoInfo | str | os.PathLike[str]) -> list[int]:
     return sorted(p for p in raw if p is not None)
 
 
-def probe(path: str | os.PathLike[str]) -> VideoInfo:
+def probe(path: str | os.PathLike[str], sequence: SequenceSettings = SequenceSettings()) -> VideoInfo:
     """Read a video's properties without decoding more than its first frame.
 
     Args:
-        path: the video file.
+        path: the video file, or a numbered image sequence (``plate.%04d.exr``,
+            ``plate.####.exr``: see :mod:`vidstyle.video.sequence`).
+        sequence: the rate and colour of an image sequence (a video file ignores it).
 
     Returns:
         A :class:`VideoInfo`.
 
     Raises:
         InputError: the file is missing, not a video, has no video stream, or
-            has no frame that decodes.
+            has no frame that decodes; a sequence misses a frame.
     """
+    from .sequence import is_sequence_path, probe_sequence
+
+    if is_sequence_path(path):
+        return probe_sequence(path, sequence)
     path = Path(path)
     with open_input(path) as container:
         stream = video_stream(container, path)

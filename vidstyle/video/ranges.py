@@ -16,7 +16,7 @@ from ..errors import SettingsError
 from ..settings import Span
 from .probe import VideoInfo, frame_timestamps
 
-__all__ = ["parse_time", "format_timecode", "parse_frame_range", "FrameRange", "whole_range", "resolve_range"]
+__all__ = ["parse_time", "format_timecode", "format_smpte", "parse_frame_range", "FrameRange", "whole_range", "resolve_range"]
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 _SMPTE = re.compile(r"^(\d+):(\d+):(\d+)[:;](\d+)$")
@@ -78,6 +78,21 @@ def format_timecode(seconds: float) -> str:
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def format_smpte(frame: int, fps: Fraction | float) -> str:
+    """Frame ``frame`` (from 0) as a non-drop SMPTE timecode ``HH:MM:SS:FF`` at the nominal rate (30 for 29.97).
+
+    What :func:`parse_time` reads back with the same rate.
+
+    >>> format_smpte(1012, Fraction(24)), format_smpte(1800, Fraction(30000, 1001))
+    ('00:00:42:04', '00:01:00:00')
+    """
+    nominal = max(1, round(Fraction(fps)))
+    seconds, ff = divmod(max(0, int(frame)), nominal)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h:02d}:{m:02d}:{s:02d}:{ff:02d}"
 
 
 def parse_frame_range(text: str) -> tuple[int, int]:

@@ -25,13 +25,13 @@ __all__ = ["FrameBatch", "FrameReader", "frames_to_tensor"]
 
 
 def frames_to_tensor(arrays: Sequence[np.ndarray]) -> torch.Tensor:
-    """Stack decoded ``(H, W, 3)`` uint8 or uint16 RGB arrays into float RGB.
+    """Stack decoded ``(H, W, 3)`` uint8 or uint16 RGB arrays (or float32 ones, already in [0, 1]) into float RGB.
 
     Shape:
         ``arrays``: B x ``(H, W, 3)`` -> ``(B, 3, H, W)`` float32 in [0, 1].
     """
     stacked = np.stack(arrays)
-    scale = 65535.0 if stacked.dtype == np.uint16 else 255.0
+    scale = 65535.0 if stacked.dtype == np.uint16 else 1.0 if stacked.dtype == np.float32 else 255.0
     # uint16 has no torch kernels for most ops: widen before dividing.
     t = torch.from_numpy(stacked.astype(np.float32) if stacked.dtype == np.uint16 else stacked)
     return t.permute(0, 3, 1, 2).float().div_(scale).contiguous()
@@ -97,7 +97,8 @@ class FrameReader:
         return self.range.count
 
     def __enter__(self) -> FrameReader:
-        self._container = open_input(self.info.path)
+        if self.info.sequence is None:  # a sequence's frames are files, each opened in turn
+            self._container = open_input(self.info.path)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -128,6 +129,13 @@ class FrameReader:
             yield FrameBatch(indices, pts, times, frames_to_tensor(arrays))
 
     def _iter_frames(self) -> Iterator[tuple[int, int | None, float, np.ndarray]]:
+        if self.info.sequence is not None:
+            from .sequence import iter_sequence_frames
+
+            for index, p, t, arr in iter_sequence_frames(self.info, self.range, self.scale_to):
+                self.frames_read += 1
+                yield index, p, t, arr
+            return
         if self._container is None:
             raise RuntimeError("FrameReader must be used as a context manager")
         rng = self.range

@@ -26,7 +26,7 @@ from .codecs import PRESETS, codec_spec, container_for, encoder_options
 from .probe import VideoInfo
 from .ranges import FrameRange, whole_range
 
-__all__ = ["FrameWriter", "tensor_to_frames", "output_error"]
+__all__ = ["FrameWriter", "WriterContext", "tensor_to_frames", "output_error"]
 
 
 def tensor_to_frames(rgb: torch.Tensor) -> np.ndarray:
@@ -41,7 +41,48 @@ def tensor_to_frames(rgb: torch.Tensor) -> np.ndarray:
     return u8.permute(0, 2, 3, 1).contiguous().numpy()
 
 
-class FrameWriter:
+class WriterContext:
+    """The writers' contract as a context manager: :meth:`open` on entry; on leaving, :meth:`close`
+    (verify, then move into place) if the block succeeded, else :meth:`abort` (nothing at the destination).
+    """
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> Path:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # What every writer checks of what it is given (it has ``like``, ``range`` and ``frames_written``).
+
+    def check_batch(self, indices: Sequence[int], rgb: torch.Tensor) -> None:
+        """A batch must be ``(len(indices), 3, H, W)`` at the input's size."""
+        like = self.like
+        if rgb.ndim != 4 or tuple(rgb.shape[1:]) != (3, like.height, like.width) or rgb.shape[0] != len(indices):
+            raise RenderError(
+                f"frames to write must be ({len(indices)}, 3, {like.height}, {like.width}); got {tuple(rgb.shape)}"
+            )
+
+    def check_next(self, index: int) -> None:
+        """Frames come in order with none missing: never drop or duplicate a frame silently."""
+        want = self.range.first + self.frames_written
+        if index != want:
+            raise RenderError(f"frame {want} is missing: the writer received frame {index} instead")
+
+
+class FrameWriter(WriterContext):
     """Encode frames into ``dest``, keeping timestamps, rotation, colour and audio.
 
     Writes into a hidden temporary file beside ``dest`` and renames it onto
@@ -160,16 +201,6 @@ class FrameWriter:
 
     # -- lifecycle ---------------------------------------------------------- #
 
-    def __enter__(self) -> FrameWriter:
-        self.open()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
     def open(self) -> None:
         """Create the temporary file and set up the streams."""
         like = self.like
@@ -220,15 +251,10 @@ class FrameWriter:
         if self._out is None or self._video is None:
             raise RuntimeError("FrameWriter must be opened (use it as a context manager)")
         like = self.like
-        if rgb.ndim != 4 or tuple(rgb.shape[1:]) != (3, like.height, like.width) or rgb.shape[0] != len(indices):
-            raise RenderError(
-                f"frames to write must be ({len(indices)}, 3, {like.height}, {like.width}); got {tuple(rgb.shape)}"
-            )
+        self.check_batch(indices, rgb)
         arrays = tensor_to_frames(rgb)
         for i, (index, p, arr) in enumerate(zip(indices, pts, arrays)):
-            want = self.range.first + self.frames_written
-            if index != want:
-                raise RenderError(f"frame {want} is missing: the writer received frame {index} instead")
+            self.check_next(index)
             out_pts = self._output_pts(index, p)
             if self._last_pts is not None and out_pts <= self._last_pts:
                 raise RenderError(
