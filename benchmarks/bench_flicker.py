@@ -90,16 +90,23 @@ CLIPS = (
     Clip("hard cut", MEDIA / "cut_street_bunny.mp4", 8, cuts=(20,)),
 )
 
-S = TemporalSettings
+OFF = TemporalSettings(stats=0.0, features=0.0, output=0.0, contrast=0)
+
+
+def S(**changes) -> TemporalSettings:  # noqa: N802 - reads as a table below
+    """A method: the temporal stage off, then ``changes``."""
+    return replace(OFF, **changes)
+
+
 METHODS: dict[str, TemporalSettings] = {
-    "off": S(),
+    "off": OFF,
     "stats 0.8": S(stats=0.8),
     "naive output 0.8 (DIS, no source check, bilinear)": S(output=0.8, flow_method="dis", tolerance=1e3, resample="bilinear"),
     "output 0.8": S(output=0.8),
     "output 0.8, contrast kept": S(output=0.8, contrast=5),
     "features 0.9": S(features=0.9),
     "features 0.9 + output 0.5, contrast kept": S(features=0.9, output=0.5, contrast=5),
-    "features 0.9 + output 0.8, contrast kept": S(features=0.9, output=0.8, contrast=5),
+    "features 0.9 + output 0.8, contrast kept": TemporalSettings(),  # the default
     "features 0.9 + output 0.8, contrast kept (DIS)": S(features=0.9, output=0.8, contrast=5, flow_method="dis"),
     "stats 0.8 + features 0.9 + output 0.8, contrast kept": S(stats=0.8, features=0.9, output=0.8, contrast=5),
     "stats 0.8 + features 0.9 + output 0.8, contrast kept, no cut reset": S(
@@ -272,7 +279,7 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
     for name, settings in methods.items():
         flags = [i == 0 for i in range(n)] if NO_RESET in name else starts
         # Methods whose feature path is the same share its decoded frames (the output blend comes after).
-        feature_path = replace(settings, output=0.0, contrast=0, still=0.0)
+        feature_path = replace(settings, output=0.0, contrast=0)
         key = (feature_path, NO_RESET in name) if settings.stats > 0 or settings.features > 0 else None
         state = Temporal(settings)
         if key is not None and key in decoded:
@@ -324,7 +331,7 @@ def write_section(out: Path, key: str, text: str) -> None:
     """Replace (or append) the section between ``<!-- key -->`` markers in ``out``."""
     begin, end = f"<!-- {key}: begin -->", f"<!-- {key}: end -->"
     block = f"{begin}\n{text.rstrip()}\n{end}\n"
-    old = out.read_text(encoding="utf-8") if out.exists() else "# Flicker\n\n"
+    old = out.read_text(encoding="utf-8") if out.exists() else "# Flicker\n\nWritten by `benchmarks/bench_flicker.py`; each study rewrites its own section.\n\n"
     if begin in old:
         new = re.sub(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", lambda _: block, old, flags=re.S)
     else:
@@ -434,6 +441,38 @@ def temporal_study(args) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cost_study(args) -> str:
+    st = Stylizer(device=args.device, size=args.size)
+    quality = Quality(st, args.style)
+    everything = {**METHODS, **EXTRA_METHODS}
+    methods = {k: v for k, v in everything.items() if k in args.methods} if args.methods else dict(METHODS)
+    start = time.perf_counter()
+    with Paused() as paused:
+        costs, model_ms = cost(st, quality, CLIPS[1], methods, args.cost_frames, args.batch, args.cost_repeats)
+    seconds = time.perf_counter() - start
+    from vidstyle.video import probe
+
+    info = probe(CLIPS[1].path)
+    h, w = working_size(info.height, info.width, st.size)
+    lines = [
+        f"## Cost at --size {st.size} ({w}x{h} for the {info.width}x{info.height} clip)",
+        "",
+        f"Command: `python benchmarks/bench_flicker.py {' '.join(args.argv)}`",
+        "",
+        f"- {machine()}; training processes paused while measuring: {paused.pids or 'none listed'}; {seconds:.0f} s",
+        f"- model (encoder + decoder) {model_ms:.0f} ms per frame; median over {args.cost_repeats} passes over "
+        f"frames {CLIPS[1].first}-{CLIPS[1].first + args.cost_frames - 1} of {CLIPS[1].path.name}, batch {args.batch}, "
+        "first batch of each pass left out; the temporal calls of every method timed on the same batches",
+        "",
+        "| method | temporal calls, ms/frame over `off` | % of the model |",
+        "|---|---:|---:|",
+    ]
+    for name, ms in costs.items():
+        net = ms - costs.get("off", 0.0)
+        lines.append(f"| {name} | {net:.1f} | {net / model_ms:.1%} |")
+    return "\n".join(lines) + "\n"
+
+
 class Flicker:
     """Running mean |frame t - frame t-1|, on floats."""
 
@@ -503,13 +542,22 @@ def main() -> None:
     ap.add_argument("--clips", nargs="*", default=None, help="clip names (default: all)")
     ap.add_argument("--cost-frames", type=int, default=8, help="frames of the moving clip per cost pass")
     ap.add_argument("--cost-repeats", type=int, default=2)
+    ap.add_argument("--cost-only", action="store_true", help="only the cost table (section cost-<size>)")
+    ap.add_argument("--cost-threads", type=int, default=None, help="torch threads while timing (default: torch's)")
     ap.add_argument("--section", default="temporal", help="the section of --out this run rewrites")
     ap.add_argument("--colour", action="store_true", help="the colour preservation study instead")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-flicker.md")
     args = ap.parse_args()
     args.argv = sys.argv[1:]
-    text = colour_study(args) if args.colour else temporal_study(args)
-    write_section(args.out, "colour" if args.colour else args.section, text)
+    if args.cost_threads:
+        torch.set_num_threads(args.cost_threads)
+    if args.cost_only:
+        text, section = cost_study(args), f"cost-{args.size}"
+    elif args.colour:
+        text, section = colour_study(args), "colour"
+    else:
+        text, section = temporal_study(args), args.section
+    write_section(args.out, section, text)
     print(text)
 
 

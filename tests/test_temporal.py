@@ -181,9 +181,15 @@ def run(state: Temporal, frames: torch.Tensor, batch: int, new_shot: list[bool] 
     return torch.cat(targets), torch.cat(outs), motions
 
 
+def test_the_default_steadies_with_flow_and_off_turns_everything_off():
+    d = TemporalSettings()
+    assert d.needs_flow and d.features > 0 and d.output > 0 and d.contrast > 0
+    assert not TemporalSettings.off().needs_flow and TemporalSettings.off().stats == 0
+
+
 def test_off_is_plain_adain_and_leaves_outputs_alone():
     frames = pan(7, 4, (1.0, 0.0))
-    targets, outs, _ = run(Temporal(TemporalSettings()), frames, 2)
+    targets, outs, _ = run(Temporal(TemporalSettings.off()), frames, 2)
     assert torch.allclose(targets, adain(frames, STYLE_MEAN, STYLE_STD), atol=1e-6)
     assert torch.equal(outs, targets)
 
@@ -201,7 +207,7 @@ def test_static_noise_is_steadied():
     base = texture(9)[..., :H, :W]
     frames = (base + 0.01 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)  # a still shot with sensor noise
     stylized = (base + 0.08 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)  # the texture crawls
-    _, outs, motions = run(Temporal(TemporalSettings(output=0.8)), frames, 4, outputs=stylized)
+    _, outs, motions = run(Temporal(TemporalSettings(features=0.0, output=0.8, contrast=0)), frames, 4, outputs=stylized)
     before = (stylized[1:] - stylized[:-1]).abs().mean()
     after = (outs[4:] - outs[3:-1]).abs().mean()
     assert float(after) < 0.5 * float(before)
@@ -213,8 +219,8 @@ def test_a_moving_object_leaves_no_trail():
     frames += 0.2 * texture(10)[..., :H, :W]  # a textured, still background
     for i in range(6):
         frames[i, :, 20:40, 10 + 8 * i : 30 + 8 * i] = 0.9  # a bright square moving 8 px a frame
-    _, outs, _ = run(Temporal(TemporalSettings(output=0.9)), frames, 3)
-    _, plain, _ = run(Temporal(TemporalSettings()), frames, 3)
+    _, outs, _ = run(Temporal(TemporalSettings(features=0.0, output=0.9, contrast=0)), frames, 3)
+    _, plain, _ = run(Temporal(TemporalSettings.off()), frames, 3)
     vacated = (slice(None), slice(20, 40), slice(10 + 8 * 4, 10 + 8 * 5))  # where the square was one frame ago
     assert float((plain[5][vacated] - plain[4][vacated]).abs().mean()) > 0.3  # it was there
     assert float((outs[5][vacated] - plain[5][vacated]).abs().mean()) < 0.03  # and nothing of it stays
