@@ -60,6 +60,8 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional as F
 
+from .stats import channel_stats
+
 __all__ = [
     "TemporalSettings",
     "Motion",
@@ -401,15 +403,8 @@ def adain_with_stats(
     return ((content.float() - c_mean) / c_std * s_std + s_mean).to(content.dtype)
 
 
-def _channel_stats(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    from .stats import channel_stats
-
-    return channel_stats(feat)
-
-
 def _renormalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    m, s = _channel_stats(x)
-    return adain_with_stats(x, m, s, mean, std)
+    return adain_with_stats(x, *channel_stats(x), mean, std)
 
 
 # --------------------------------------------------------------------------- #
@@ -513,7 +508,7 @@ class Temporal:
         for i in range(feats.shape[0]):
             if motion.fresh[i]:
                 self._stats = None
-            self._stats = ema_stats(*_channel_stats(feats[i : i + 1]), self._stats, self.settings.stats)
+            self._stats = ema_stats(*channel_stats(feats[i : i + 1]), self._stats, self.settings.stats)
             means.append(self._stats[0])
             stds.append(self._stats[1])
         return torch.cat(means), torch.cat(stds)
@@ -540,7 +535,7 @@ class Temporal:
                 past, _ = warp(self._feat, resize_flow(motion.flow[i : i + 1], size), s.resample)
                 wgt = s.features * F.adaptive_avg_pool2d(motion.weight[i : i + 1], size)
                 blended = torch.lerp(t, past, wgt)
-                t = _renormalise(blended, *_channel_stats(t)) if s.renormalise else blended
+                t = _renormalise(blended, *channel_stats(t)) if s.renormalise else blended
             self._feat = t
             out.append(t)
         return torch.cat(out).to(target.dtype)
