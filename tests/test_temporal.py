@@ -1,0 +1,252 @@
+"""The temporal stage on synthetic media: flow, warp, the consistency check, the blends, steady statistics, resets."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from vidstyle.stats import adain
+from vidstyle.temporal import (
+    Motion,
+    Temporal,
+    TemporalSettings,
+    blend_weight,
+    consistent,
+    contrast_blend,
+    dis_flow,
+    ema_stats,
+    lk_flow,
+    luma,
+    resize_flow,
+    warp,
+)
+
+H, W = 72, 96
+
+
+def texture(seed: int, channels: int = 3, h: int = H + 40, w: int = W + 40) -> torch.Tensor:
+    """A smooth random texture (blurred noise), ``(1, C, h, w)`` in [0, 1]; deterministic."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, channels, h // 4, w // 4, generator=g)
+    x = F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False)
+    return x.clamp(0, 1)
+
+
+def shifted(tex: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
+    """``tex(p + d)``, cropped to H x W away from the border: the content moves by ``-d``."""
+    b, _, h, w = tex.shape
+    out, _ = warp(tex, torch.tensor([dx, dy]).reshape(1, 2, 1, 1).expand(b, 2, h, w))
+    return out[..., 20 : 20 + H, 20 : 20 + W]
+
+
+def pan(seed: int, n: int, step: tuple[float, float]) -> torch.Tensor:
+    """``n`` frames of one texture panned by ``step`` pixels a frame: ``(n, 3, H, W)``."""
+    tex = texture(seed)
+    return torch.cat([shifted(tex, step[0] * i, step[1] * i) for i in range(n)])
+
+
+def fixed_flow(b: int, dx: float, dy: float, h: int = H, w: int = W) -> torch.Tensor:
+    return torch.tensor([dx, dy]).reshape(1, 2, 1, 1).expand(b, 2, h, w).clone()
+
+
+# --------------------------------------------------------------------------- #
+# Warp and flow
+# --------------------------------------------------------------------------- #
+
+
+def test_warp_integer_shift_is_exact_and_marks_the_frame_edge():
+    x = torch.arange(float(H * W)).reshape(1, 1, H, W) / (H * W)
+    out, inside = warp(x, fixed_flow(1, 3.0, -2.0))
+    assert torch.allclose(out[0, 0, 2:, : W - 3], x[0, 0, : H - 2, 3:], atol=1e-5)
+    assert inside[0, 0, 2:, : W - 3].all()
+    assert not inside[0, 0, :, W - 3 :].any() and not inside[0, 0, :2].any()
+
+
+def test_resize_flow_scales_vectors_with_the_picture():
+    f = resize_flow(fixed_flow(1, 2.0, -1.0), (H // 2, W // 4))
+    assert f.shape == (1, 2, H // 2, W // 4)
+    assert torch.allclose(f[:, 0], torch.full_like(f[:, 0], 0.5)) and torch.allclose(f[:, 1], torch.full_like(f[:, 1], -0.5))
+
+
+@pytest.mark.parametrize("d", [(1.3, -0.7), (4.25, 2.5)])
+def test_lk_flow_recovers_a_subpixel_translation(d):
+    tex = luma(texture(1))
+    a, b = shifted(tex, *d), shifted(tex, 0.0, 0.0)  # a(p) = b(p + d)
+    u = lk_flow(a, b)[..., 8:-8, 8:-8]
+    err = (u - torch.tensor(d).reshape(1, 2, 1, 1)).norm(dim=1)
+    assert float(err.median()) < 0.1
+    assert float(err.mean()) < 0.3
+
+
+def test_dis_flow_agrees_when_opencv_is_there():
+    pytest.importorskip("cv2")
+    tex = luma(texture(2))
+    a, b = shifted(tex, 2.0, 1.0), shifted(tex, 0.0, 0.0)
+    u = dis_flow(a, b)[..., 8:-8, 8:-8]
+    assert float((u - torch.tensor([2.0, 1.0]).reshape(1, 2, 1, 1)).norm(dim=1).median()) < 0.25
+
+
+def test_consistency_keeps_a_translation_and_rejects_unrelated_frames():
+    tex = luma(texture(3))
+    a, b = shifted(tex, 2.0, 0.0), shifted(tex, 0.0, 0.0)
+    back, fwd = lk_flow(a, b), lk_flow(b, a)
+    ok = consistent(back, fwd)
+    assert float(ok[..., :, : W - 4].float().mean()) > 0.95  # all but the strip that leaves the frame
+    assert not ok[..., :, W - 1].any()  # p + back(p) is outside frame t-1
+    c = luma(texture(4))[..., :H, :W]  # another picture: a cut
+    back, fwd = lk_flow(c, b), lk_flow(b, c)
+    cut_ok = consistent(back, fwd)
+    w = blend_weight(c, warp(b, back)[0], cut_ok, 0.05)
+    assert float(w.mean()) < 0.15
+
+
+def test_blend_weight_lets_changed_pixels_through():
+    cur = torch.zeros(1, 1, 4, 4)
+    prev = torch.zeros(1, 1, 4, 4)
+    prev[..., 0, 0] = 0.5  # something moved away from here
+    valid = torch.ones(1, 1, 4, 4, dtype=torch.bool)
+    valid[..., 3, 3] = False
+    w = blend_weight(cur, prev, valid, 0.05)
+    assert float(w[..., 1, 1]) == 1.0 and float(w[..., 0, 0]) < 1e-6 and float(w[..., 3, 3]) == 0.0
+
+
+# --------------------------------------------------------------------------- #
+# Blends and statistics
+# --------------------------------------------------------------------------- #
+
+
+def test_contrast_blend_keeps_the_local_contrast_a_plain_blend_loses():
+    g = torch.Generator().manual_seed(5)
+    a = 0.5 + 0.1 * torch.randn(1, 3, 64, 64, generator=g)
+    b = 0.5 + 0.1 * torch.randn(1, 3, 64, 64, generator=g)
+    w = torch.full((1, 1, 64, 64), 0.5)
+    plain = torch.lerp(a, b, w)
+    kept = contrast_blend(a, b, w)
+    inner = (..., slice(8, -8), slice(8, -8))
+    assert float(plain[inner].std()) < 0.8 * float(a[inner].std())
+    assert float(kept[inner].std()) == pytest.approx(float(a[inner].std()), rel=0.1)
+    same = contrast_blend(a, a.clone(), w)  # where the two agree nothing is scaled
+    assert torch.allclose(same, a.clamp(0, 1), atol=1e-5)
+
+
+def test_ema_stats_follow_a_steady_mean_and_damp_noise():
+    g = torch.Generator().manual_seed(6)
+    prev = None
+    out = []
+    for _ in range(200):
+        m = 1.0 + 0.1 * torch.randn(1, 4, 1, 1, generator=g)
+        prev = ema_stats(m, m.abs(), prev, 0.9)
+        out.append(prev[0])
+    tail = torch.cat(out[50:])
+    assert float(tail.mean()) == pytest.approx(1.0, abs=0.03)
+    assert float(tail.std()) < 0.35 * 0.1
+    first = torch.full((1, 4, 1, 1), 2.0)
+    assert ema_stats(first, first, None, 0.9)[0] is first  # nothing before: the frame's own
+
+
+def test_settings_are_checked():
+    bad_settings = (
+        dict(stats=1.0), dict(features=-0.1), dict(flow_method="raft"), dict(flow_size=4), dict(tolerance=0),
+        dict(resample="nearest"), dict(contrast=4),
+    )
+    for bad in bad_settings:
+        with pytest.raises(ValueError):
+            TemporalSettings(**bad).check()
+    with pytest.raises(ValueError):
+        Temporal(TemporalSettings(output=1.5))
+
+
+# --------------------------------------------------------------------------- #
+# The state object
+# --------------------------------------------------------------------------- #
+
+
+STYLE_MEAN, STYLE_STD = torch.full((1, 3, 1, 1), 0.5), torch.full((1, 3, 1, 1), 0.2)
+
+
+def run(state: Temporal, frames: torch.Tensor, batch: int, new_shot: list[bool] | None = None,
+        outputs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, list[Motion]]:
+    """Drive ``state`` as a render loop would; the "features" are the frames themselves, the "decoder" the identity
+    (or ``outputs``, standing for a stylizer's frames)."""
+    targets, outs, motions = [], [], []
+    flags = new_shot or [False] * frames.shape[0]
+    for i in range(0, frames.shape[0], batch):
+        x = frames[i : i + batch]
+        motion = state.motion(x, flags[i : i + batch])
+        t = state.features(x, motion, STYLE_MEAN, STYLE_STD)
+        decoded = t if outputs is None else outputs[i : i + batch]
+        outs.append(state.output(decoded, motion))
+        targets.append(t)
+        motions.append(motion)
+    return torch.cat(targets), torch.cat(outs), motions
+
+
+def test_the_default_steadies_with_flow_and_off_turns_everything_off():
+    d = TemporalSettings()
+    assert d.needs_flow and d.features > 0 and d.output > 0 and d.contrast > 0
+    assert not TemporalSettings.off().needs_flow and TemporalSettings.off().stats == 0
+
+
+def test_off_is_plain_adain_and_leaves_outputs_alone():
+    frames = pan(7, 4, (1.0, 0.0))
+    targets, outs, _ = run(Temporal(TemporalSettings.off()), frames, 2)
+    assert torch.allclose(targets, adain(frames, STYLE_MEAN, STYLE_STD), atol=1e-6)
+    assert torch.equal(outs, targets)
+
+
+def test_the_same_frames_in_other_batches_give_the_same_result():
+    frames = pan(8, 6, (1.5, 0.5))
+    settings = TemporalSettings(stats=0.8, features=0.8, output=0.8, contrast=5)
+    _, one, _ = run(Temporal(settings), frames, 1)
+    _, three, _ = run(Temporal(settings), frames, 3)
+    assert torch.allclose(one, three, atol=1e-5)
+
+
+def test_static_noise_is_steadied():
+    g = torch.Generator().manual_seed(9)
+    base = texture(9)[..., :H, :W]
+    frames = (base + 0.01 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)  # a still shot with sensor noise
+    stylized = (base + 0.08 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)  # the texture crawls
+    _, outs, motions = run(Temporal(TemporalSettings(features=0.0, output=0.8, contrast=0)), frames, 4, outputs=stylized)
+    before = (stylized[1:] - stylized[:-1]).abs().mean()
+    after = (outs[4:] - outs[3:-1]).abs().mean()
+    assert float(after) < 0.5 * float(before)
+    assert all(c > 0.95 for m in motions for c in m.consistent[1:])
+
+
+def test_a_moving_object_leaves_no_trail():
+    frames = torch.full((6, 3, H, W), 0.3)
+    frames += 0.2 * texture(10)[..., :H, :W]  # a textured, still background
+    for i in range(6):
+        frames[i, :, 20:40, 10 + 8 * i : 30 + 8 * i] = 0.9  # a bright square moving 8 px a frame
+    _, outs, _ = run(Temporal(TemporalSettings(features=0.0, output=0.9, contrast=0)), frames, 3)
+    _, plain, _ = run(Temporal(TemporalSettings.off()), frames, 3)
+    vacated = (slice(None), slice(20, 40), slice(10 + 8 * 4, 10 + 8 * 5))  # where the square was one frame ago
+    assert float((plain[5][vacated] - plain[4][vacated]).abs().mean()) > 0.3  # it was there
+    assert float((outs[5][vacated] - plain[5][vacated]).abs().mean()) < 0.03  # and nothing of it stays
+
+
+@pytest.mark.parametrize("flagged", [True, False])
+def test_a_cut_resets_everything(flagged):
+    a = pan(11, 4, (1.0, 0.0))
+    b = (1.0 - pan(12, 4, (0.0, 1.0)))  # another shot
+    frames = torch.cat([a, b])
+    flags = [False] * 8
+    flags[4] = flagged
+    settings = TemporalSettings(stats=0.9, features=0.9, output=0.9)
+    targets, outs, motions = run(Temporal(settings), frames, 3, flags)
+    assert [f for m in motions for f in m.fresh][4]  # flagged, or found by the consistency check
+    # The first frame of the new shot is exactly what it would be on its own.
+    fresh_t, fresh_o, _ = run(Temporal(settings), frames[4:5], 1)
+    assert torch.allclose(targets[4], fresh_t[0], atol=1e-6) and torch.allclose(outs[4], fresh_o[0], atol=1e-6)
+
+
+def test_reset_forgets():
+    frames = pan(13, 3, (1.0, 0.0))
+    state = Temporal(TemporalSettings(stats=0.9, features=0.9, output=0.9))
+    run(state, frames, 3)
+    state.reset()
+    _, again, motions = run(state, frames[2:], 1)
+    _, fresh, _ = run(Temporal(state.settings), frames[2:], 1)
+    assert motions[0].fresh == (True,)
+    assert torch.equal(again, fresh)

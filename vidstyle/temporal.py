@@ -1,0 +1,593 @@
+"""Temporal consistency: the one stage of a render with memory.
+
+A feed-forward stylizer treats every frame on its own, so texture that should
+stay put on a still wall crawls from frame to frame. Two mechanisms make it
+steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``):
+
+- **Steady statistics.** AdaIN normalises each frame's relu4_1 channels by
+  that frame's own mean and std. A person walking through the shot, sensor
+  noise or a small change of light moves those statistics a little, and the
+  whole frame is re-coloured. Here they are an exponential moving average
+  over the frames of the shot (:func:`ema_stats`), so they follow the shot
+  but not its noise. No flow, no pixels: it costs nothing.
+- **Flow-guided blending.** The source's optical flow, at a reduced size
+  (:func:`flow`), says where each pixel of frame t was in frame t-1. The
+  previous result is warped along it (:func:`warp`) and blended into the new
+  one where the flow can be trusted (:func:`blend_weight`): the forward and
+  backward flows agree (:func:`consistent`, which drops occlusions and the
+  frame's edges) and the source itself matches after warping (so moving
+  objects and new content come through without ghost trails). Two places:
+  on the relu4_1 features before the decoder (``features``: steadier
+  features, and the decoder still draws its own full-strength strokes), and
+  on the decoded pixels (``output``). A plain pixel blend of strokes that do
+  not line up averages them away (the style washes out, badly wherever the
+  camera moves, since every warp also resamples); :func:`contrast_blend`
+  blends and then gives the detail back the local contrast of the new frame.
+
+The defaults (:class:`TemporalSettings`) are the best trade-off that
+``benchmarks/RESULTS-flicker.md`` measured: features 0.9, output 0.8 with the
+contrast kept, the built-in Lucas-Kanade flow at 192 px, no steady
+statistics (they help a little alone and nothing on top of the flow blends).
+
+Every cut resets the memory: the render loop says where shots start (the shot
+list, timeline cuts, a farm chunk's first frame), and a frame whose flow
+from its predecessor is mostly inconsistent counts as a cut too (a cut the
+shot detector missed). After a reset, a frame is stylized exactly as without
+this stage.
+
+Frames are float RGB ``(B, 3, H, W)`` in [0, 1], in display order; features
+``(B, C, h, w)``. A batch is processed in order, frame by frame where the
+recursion needs it (cheap: the model's work stays batched).
+
+Example (the order a render loop calls it in; ``small`` is the batch at the
+network's working size, ``new_shot`` a flag per frame)::
+
+    state = Temporal(TemporalSettings())
+    for batch in batches:                                   # frames in order
+        motion = state.motion(small, new_shot)              # flow + weights
+        feats = encoder(small)
+        target = state.features(feats, motion, style_mean, style_std)
+        # or, for any look: transfer with state.content_stats(feats, motion),
+        # then state.blend_features(target, motion)
+        out = state.output(decoder(target), motion)         # before colour and resizing
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+from .stats import channel_stats
+
+__all__ = [
+    "TemporalSettings",
+    "Motion",
+    "Temporal",
+    "luma",
+    "flow_shape",
+    "flow",
+    "lk_flow",
+    "dis_flow",
+    "warp",
+    "resize_flow",
+    "consistent",
+    "blend_weight",
+    "ema_stats",
+    "contrast_blend",
+    "adain_with_stats",
+    "FLOW_METHODS",
+]
+
+FLOW_METHODS = ("lk", "dis")
+
+
+# --------------------------------------------------------------------------- #
+# Settings
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    """How strongly, and with what flow, video is steadied.
+
+    Args:
+        stats: steady statistics, the weight of the past in the moving average
+            of the content's channel mean and std (0: each frame's own; 0.9:
+            a time constant of about 10 frames).
+        features: weight of the warped previous relu4_1 features where the
+            flow is trusted (0: off).
+        output: weight of the warped previous output where the flow is
+            trusted (0: off).
+        flow_size: the longest side, in pixels, that flow is computed at.
+        flow_method: ``"lk"`` (built in: pyramidal Lucas-Kanade in torch, on
+            the model's device) or ``"dis"`` (OpenCV's DIS, needs
+            ``opencv-python-headless``).
+        tolerance: how much the source may differ after warping (mean abs,
+            in [0, 1]) before a pixel is let through as new: the blend weight
+            falls as ``exp(-(diff / tolerance)^2)``.
+        min_consistent: a frame whose flow from its predecessor is consistent
+            on less than this fraction of pixels starts a new shot.
+        renormalise: after blending features, give each channel back the
+            style's mean and std (blending two feature maps narrows their spread).
+        resample: how the previous output is warped, ``"bicubic"`` or
+            ``"bilinear"``. Blended back frame after frame, every resampling
+            blurs a little more wherever the picture moves; bicubic blurs less.
+        contrast: 0 for a plain output blend, or the window (odd, in pixels
+            of the working size) of :func:`contrast_blend`, which keeps the
+            new frame's local contrast (a plain blend of strokes that do not
+            line up washes them out).
+    """
+
+    stats: float = 0.0
+    features: float = 0.9
+    output: float = 0.8
+    flow_size: int = 192
+    flow_method: str = "lk"
+    tolerance: float = 0.05
+    min_consistent: float = 0.3
+    renormalise: bool = True
+    resample: str = "bicubic"
+    contrast: int = 5
+
+    @classmethod
+    def off(cls) -> TemporalSettings:
+        """No steadying at all: every frame stylized on its own."""
+        return cls(stats=0.0, features=0.0, output=0.0)
+
+    def check(self) -> TemporalSettings:
+        for name in ("stats", "features", "output"):
+            v = getattr(self, name)
+            if not (0.0 <= v < 1.0) or math.isnan(v):
+                raise ValueError(f"temporal {name} strength must be in [0, 1), got {v}")
+        if self.flow_size < 16:
+            raise ValueError(f"flow size must be at least 16 pixels, got {self.flow_size}")
+        if self.flow_method not in FLOW_METHODS:
+            raise ValueError(f"unknown flow method {self.flow_method!r}: use {' or '.join(FLOW_METHODS)}")
+        if not self.tolerance > 0:
+            raise ValueError(f"tolerance must be positive, got {self.tolerance}")
+        if not 0.0 <= self.min_consistent <= 1.0:
+            raise ValueError(f"min_consistent must be in [0, 1], got {self.min_consistent}")
+        if self.resample not in ("bilinear", "bicubic"):
+            raise ValueError(f"resample must be bilinear or bicubic, got {self.resample!r}")
+        if self.contrast < 0 or (self.contrast and self.contrast % 2 == 0):
+            raise ValueError(f"contrast window must be 0 (off) or odd, got {self.contrast}")
+        return self
+
+    @property
+    def needs_flow(self) -> bool:
+        return self.features > 0 or self.output > 0
+
+
+# --------------------------------------------------------------------------- #
+# Pure functions
+# --------------------------------------------------------------------------- #
+
+
+def luma(rgb: torch.Tensor) -> torch.Tensor:
+    """Rec. 601 luma of RGB in [0, 1].
+
+    Shape:
+        ``(B, 3, H, W)`` -> ``(B, 1, H, W)``.
+    """
+    if rgb.ndim != 4 or rgb.shape[1] != 3:
+        raise ValueError(f"expected RGB (B, 3, H, W), got {tuple(rgb.shape)}")
+    w = torch.tensor([0.299, 0.587, 0.114], device=rgb.device, dtype=rgb.dtype).reshape(1, 3, 1, 1)
+    return (rgb * w).sum(1, keepdim=True)
+
+
+def flow_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """The ``(h, w)`` flow is computed at: longest side at most ``size``, aspect kept."""
+    scale = min(1.0, size / max(height, width))
+    return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+def _base_grid(b: int, h: int, w: int, device, dtype) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype), torch.arange(w, device=device, dtype=dtype), indexing="ij")
+    return torch.stack([xs, ys], 0).expand(b, 2, h, w)
+
+
+def warp(x: torch.Tensor, flo: torch.Tensor, mode: str = "bilinear") -> tuple[torch.Tensor, torch.Tensor]:
+    """Backward warp: ``out(p) = x(p + flo(p))`` (``mode`` "bilinear" or "bicubic"), and where ``p + flo(p)`` lies inside the frame.
+
+    ``flo`` is in pixels of ``x``'s size (``flo[:, 0]`` along x, ``flo[:, 1]``
+    along y); outside the frame the border is repeated.
+
+    Shape:
+        x ``(B, C, H, W)``, flo ``(B, 2, H, W)`` -> ``(B, C, H, W)`` and a ``(B, 1, H, W)`` bool mask.
+
+    Example:
+        >>> x = torch.arange(4.0).reshape(1, 1, 1, 4).expand(1, 1, 2, 4)
+        >>> out, inside = warp(x, torch.tensor([1.0, 0.0]).reshape(1, 2, 1, 1).expand(1, 2, 2, 4))
+        >>> out[0, 0, 0].tolist(), inside[0, 0, 0].tolist()
+        ([1.0, 2.0, 3.0, 3.0], [True, True, True, False])
+    """
+    b, _, h, w = x.shape
+    if flo.shape != (b, 2, h, w):
+        raise ValueError(f"flow must be {(b, 2, h, w)} for x {tuple(x.shape)}, got {tuple(flo.shape)}")
+    pos = _base_grid(b, h, w, x.device, flo.dtype) + flo
+    inside = (pos[:, :1] >= 0) & (pos[:, :1] <= w - 1) & (pos[:, 1:] >= 0) & (pos[:, 1:] <= h - 1)
+    gx = pos[:, 0] * (2.0 / max(w - 1, 1)) - 1.0
+    gy = pos[:, 1] * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack([gx, gy], -1).to(x.dtype)
+    out = F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=True)
+    return out, inside
+
+
+def resize_flow(flo: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resample a flow field to ``size`` ``(h, w)``, scaling its vectors with the picture.
+
+    Shape:
+        ``(B, 2, h0, w0)`` -> ``(B, 2, h, w)``.
+    """
+    h0, w0 = flo.shape[-2:]
+    if (h0, w0) == tuple(size):
+        return flo
+    shrink = size[0] < h0 or size[1] < w0
+    out = F.interpolate(flo, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+    scale = torch.tensor([size[1] / w0, size[0] / h0], device=flo.device, dtype=flo.dtype).reshape(1, 2, 1, 1)
+    return out * scale
+
+
+def _grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Central differences along x and y, edges replicated. ``(B, 1, H, W)`` -> two of the same."""
+    p = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    return 0.5 * (p[..., 1:-1, 2:] - p[..., 1:-1, :-2]), 0.5 * (p[..., 2:, 1:-1] - p[..., :-2, 1:-1])
+
+
+def _box(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean over a ``k`` x ``k`` box (``k`` odd), edges replicated; by running sums, O(1) in ``k``."""
+    r = k // 2
+    c = F.pad(x, (r + 1, r, r + 1, r), mode="replicate").cumsum(-1)
+    c = (c[..., k:] - c[..., :-k]).cumsum(-2)
+    return (c[..., k:, :] - c[..., :-k, :]) / (k * k)
+
+
+def lk_flow(
+    i0: torch.Tensor, i1: torch.Tensor, *, levels: int = 4, iters: int = 2, window: int = 9, reg: float = 1e-6
+) -> torch.Tensor:
+    """Dense pyramidal Lucas-Kanade flow: ``u`` with ``i0(p) ~ i1(p + u(p))``.
+
+    At each level of a 2x pyramid (coarsest first) ``iters`` Gauss-Newton
+    steps solve, for every pixel, the 2x2 least-squares system of the
+    brightness constancy over a ``window`` x ``window`` box, with ``reg``
+    (Tikhonov) keeping flat areas near the coarser estimate; the flow is then
+    smoothed by the same box. Plain tensor ops: it runs batched on the device
+    the frames are on. Occlusions and flat areas give wrong vectors, which
+    :func:`consistent` catches.
+
+    Shape:
+        i0, i1 ``(B, 1, H, W)`` (grey, [0, 1]) -> ``(B, 2, H, W)`` in pixels.
+    """
+    if i0.shape != i1.shape or i0.ndim != 4 or i0.shape[1] != 1:
+        raise ValueError(f"expected two grey (B, 1, H, W) frames of one size, got {tuple(i0.shape)} and {tuple(i1.shape)}")
+    pyr = [(i0.float(), i1.float())]
+    while len(pyr) < levels and min(pyr[-1][0].shape[-2:]) >= 2 * 16:
+        a, b = pyr[-1]
+        pyr.append((F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)))
+    u = torch.zeros(i0.shape[0], 2, *pyr[-1][0].shape[-2:], device=i0.device)
+    for a, b in reversed(pyr):
+        u = resize_flow(u, tuple(a.shape[-2:]))
+        ax, ay = _grad(a)
+        for _ in range(iters):
+            bw, _ = warp(b, u)
+            bx, by = _grad(bw)
+            gx, gy = 0.5 * (ax + bx), 0.5 * (ay + by)
+            gt = bw - a
+            s = _box(torch.cat([gx * gx, gx * gy, gy * gy, gx * gt, gy * gt], 1), window)
+            sxx, sxy, syy, sxt, syt = (s[:, i : i + 1] + (reg if i in (0, 2) else 0.0) for i in range(5))
+            det = (sxx * syy - sxy * sxy).clamp_min(1e-12)
+            du = torch.cat([-(syy * sxt - sxy * syt), -(sxx * syt - sxy * sxt)], 1) / det
+            u = u + du.clamp(-2.0, 2.0)
+        u = _box(u, 3)
+    return u
+
+
+def dis_flow(i0: torch.Tensor, i1: torch.Tensor, preset: str = "fast") -> torch.Tensor:
+    """OpenCV's DIS flow (Kroeger et al. 2016): ``u`` with ``i0(p) ~ i1(p + u(p))``.
+
+    Needs ``opencv-python-headless`` (the ``bench`` extra). Runs on the CPU,
+    one pair at a time.
+
+    Shape:
+        i0, i1 ``(B, 1, H, W)`` grey in [0, 1] -> ``(B, 2, H, W)`` in pixels, on ``i0.device``.
+    """
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError("DIS flow needs OpenCV: pip install opencv-python-headless (or use the built-in 'lk' flow)") from None
+    presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+    dis = cv2.DISOpticalFlow_create(presets[preset])
+    a = (i0[:, 0].detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    b = (i1[:, 0].detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    out = [torch.from_numpy(dis.calc(x, y, None)).permute(2, 0, 1) for x, y in zip(a, b)]
+    return torch.stack(out).to(i0.device)
+
+
+def flow(i0: torch.Tensor, i1: torch.Tensor, method: str = "lk") -> torch.Tensor:
+    """``u`` with ``i0(p) ~ i1(p + u(p))`` by ``method`` (:data:`FLOW_METHODS`). Shapes as :func:`lk_flow`."""
+    flows = {"lk": lk_flow, "dis": dis_flow}
+    if method not in flows:
+        raise ValueError(f"unknown flow method {method!r}: use {' or '.join(FLOW_METHODS)}")
+    return flows[method](i0, i1)
+
+
+def consistent(back: torch.Tensor, fwd: torch.Tensor, alpha: float = 0.01, beta: float = 0.5) -> torch.Tensor:
+    """Where the backward flow can be trusted: forward-backward check, inside the frame.
+
+    ``back`` takes frame t to t-1 (``I_t(p) ~ I_{t-1}(p + back(p))``) and
+    ``fwd`` frame t-1 to t. A pixel is kept when following ``back`` and then
+    ``fwd`` comes home: ``|back + fwd(p + back)|^2 <= alpha (|back|^2 +
+    |fwd(p + back)|^2) + beta`` (Sundaram et al. 2010; Ruder et al. 2016),
+    and ``p + back(p)`` lies inside frame t-1. Occluded and disoccluded pixels
+    fail, as does a cut (unrelated frames give flows that disagree).
+
+    Shape:
+        ``(B, 2, H, W)`` twice -> ``(B, 1, H, W)`` bool.
+    """
+    f_at, inside = warp(fwd, back)
+    err = (back + f_at).pow(2).sum(1, keepdim=True)
+    bound = alpha * (back.pow(2).sum(1, keepdim=True) + f_at.pow(2).sum(1, keepdim=True)) + beta
+    return (err <= bound) & inside
+
+
+def blend_weight(cur: torch.Tensor, prev_warped: torch.Tensor, valid: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """How much of the warped past to keep, per pixel, in [0, 1].
+
+    Zero where the flow is not trusted (``valid`` false); elsewhere
+    ``exp(-(d / tolerance)^2)`` of ``d = |cur - prev_warped|`` of the source,
+    so a pixel whose source changed (a moving object the flow missed, new
+    content, a flash) takes the new frame: no ghost trails.
+
+    Shape:
+        cur, prev_warped ``(B, 1, H, W)``; valid ``(B, 1, H, W)`` -> ``(B, 1, H, W)``.
+    """
+    d = (cur - prev_warped).abs()
+    return torch.exp(-(d / tolerance).pow(2)) * valid.to(cur.dtype)
+
+
+def contrast_blend(cur: torch.Tensor, past: torch.Tensor, weight: torch.Tensor, window: int = 5) -> torch.Tensor:
+    """Blend ``past`` into ``cur`` by ``weight`` keeping the local contrast of ``cur``.
+
+    A plain blend of two textures that do not line up (a stylizer's strokes
+    redrawn a little differently on every frame) lowers their contrast: that
+    is how averaging washes out the style. Here each image is split into its
+    local mean (a ``window`` box) and the detail around it; the means are
+    blended as usual, the details too, and the blended detail is then scaled
+    so that its local variance is that of ``cur``'s detail (the variance of a
+    weighted sum is known from the two variances and their covariance, so
+    where the two agree nothing is scaled, and where they disagree the lost
+    contrast comes back). The idea is variance-preserving blending from
+    texture synthesis (Heitz & Neyret 2018, "High-performance by-example
+    noise using a histogram-preserving blending operator").
+
+    Shape:
+        cur, past ``(B, C, H, W)``, weight ``(B, 1, H, W)`` in [0, 1] -> ``(B, C, H, W)``.
+    """
+    m_cur, m_past = _box(cur, window), _box(past, window)
+    d_cur, d_past = cur - m_cur, past - m_past
+    d = torch.lerp(d_cur, d_past, weight)
+    var_cur = _box(d_cur * d_cur, window)
+    var_d = _box(d * d, window)
+    scale = (var_cur / var_d.clamp_min(1e-8)).sqrt().clamp(1.0, 2.0)
+    return (torch.lerp(m_cur, m_past, weight) + d * scale).clamp(0, 1)
+
+
+def ema_stats(
+    mean: torch.Tensor, std: torch.Tensor, prev: tuple[torch.Tensor, torch.Tensor] | None, keep: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of the steady statistics: ``keep * prev + (1 - keep) * now`` (``now`` when no ``prev``).
+
+    Shape:
+        mean, std and prev's two ``(1, C, 1, 1)`` -> two ``(1, C, 1, 1)``.
+    """
+    if prev is None or keep == 0:
+        return mean, std
+    return torch.lerp(mean, prev[0], keep), torch.lerp(std, prev[1], keep)
+
+
+def adain_with_stats(
+    content: torch.Tensor, c_mean: torch.Tensor, c_std: torch.Tensor, s_mean: torch.Tensor, s_std: torch.Tensor
+) -> torch.Tensor:
+    """AdaIN with given content statistics: ``(content - c_mean) / c_std * s_std + s_mean``.
+
+    With each frame's own statistics this is :func:`vidstyle.stats.adain`;
+    steady statistics pass their moving averages instead.
+
+    Shape:
+        content ``(B, C, H, W)``; the statistics ``(B or 1, C, 1, 1)`` -> ``(B, C, H, W)``.
+    """
+    return ((content.float() - c_mean) / c_std * s_std + s_mean).to(content.dtype)
+
+
+def _renormalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    return adain_with_stats(x, *channel_stats(x), mean, std)
+
+
+# --------------------------------------------------------------------------- #
+# The state a render loop carries from batch to batch
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class Motion:
+    """What :meth:`Temporal.motion` found for a batch, consumed by :meth:`Temporal.features` and :meth:`Temporal.output`.
+
+    ``fresh[i]`` says frame i starts a shot (the memory is cleared before it);
+    ``flow`` is each frame's backward flow to its predecessor and ``weight``
+    how much of the warped predecessor to keep, both at the flow size (zero
+    for a fresh frame); ``consistent`` the fraction of its pixels whose flow
+    passed the forward-backward check.
+
+    Shape:
+        flow ``(B, 2, h, w)``, weight ``(B, 1, h, w)``.
+    """
+
+    fresh: tuple[bool, ...]
+    flow: torch.Tensor | None = None
+    weight: torch.Tensor | None = None
+    consistent: tuple[float, ...] = ()
+
+
+@dataclass
+class Temporal:
+    """The temporal stage's memory: call it on consecutive frames, in order; :meth:`reset` at a cut.
+
+    Per batch: :meth:`motion` (flow and weights from the source frames), then
+    :meth:`features` on the encoder's features (steady statistics, AdaIN,
+    feature blending; gives the decoder's input), then :meth:`output` on the
+    decoded frames. Each step resets its own memory at the frames
+    ``Motion.fresh`` marks, so a cut inside a batch is handled in place.
+    """
+
+    settings: TemporalSettings = field(default_factory=TemporalSettings)
+    _grey: torch.Tensor | None = field(default=None, repr=False)  # previous source, flow size, (1, 1, h, w)
+    _stats: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
+    _feat: torch.Tensor | None = field(default=None, repr=False)  # previous decoder input (1, C, h, w)
+    _out: torch.Tensor | None = field(default=None, repr=False)  # previous output (1, 3, H, W)
+
+    def __post_init__(self) -> None:
+        self.settings.check()
+
+    def reset(self) -> None:
+        """Forget everything: the next frame is stylized as if it were the first."""
+        self._grey = self._stats = self._feat = self._out = None
+
+    def motion(self, frames: torch.Tensor, new_shot: Sequence[bool] | None = None) -> Motion:
+        """Flow from each frame to its predecessor and the blend weights, for a batch.
+
+        Args:
+            frames: the source frames (any size; the model's working size is
+                cheapest), in order, following the last batch's.
+            new_shot: per frame, True where a shot starts (a cut, a timeline
+                cut, the first frame of a farm chunk's warm-up); default none.
+
+        Shape:
+            frames ``(B, 3, H, W)`` -> :class:`Motion` with maps at :func:`flow_shape`.
+        """
+        b = frames.shape[0]
+        starts = [bool(s) for s in (new_shot if new_shot is not None else [False] * b)]
+        if len(starts) != b:
+            raise ValueError(f"{len(starts)} new_shot flags for {b} frames")
+        s = self.settings
+        if not s.needs_flow:
+            fresh = tuple(starts[i] or (i == 0 and self._stats is None) for i in range(b))
+            return Motion(fresh)
+        h, w = flow_shape(frames.shape[-2], frames.shape[-1], s.flow_size)
+        grey = luma(F.interpolate(frames.float(), size=(h, w), mode="bilinear", align_corners=False, antialias=True))
+        if self._grey is not None and self._grey.shape[-2:] != grey.shape[-2:]:
+            raise ValueError("frame size changed within a shot: reset() first")
+        prev = torch.cat([self._grey if self._grey is not None else grey[:1], grey[:-1]])
+        has_prev = [self._grey is not None] + [True] * (b - 1)
+        pair0, pair1 = torch.cat([grey, prev]), torch.cat([prev, grey])
+        both = flow(pair0, pair1, s.flow_method)
+        back, fwd = both[:b], both[b:]
+        ok = consistent(back, fwd)
+        prev_w, _ = warp(prev, back)
+        weight = blend_weight(grey, prev_w, ok, s.tolerance)
+        frac = ok.float().mean((1, 2, 3)).tolist()
+        fresh = tuple(starts[i] or not has_prev[i] or frac[i] < s.min_consistent for i in range(b))
+        keep = torch.tensor([0.0 if f else 1.0 for f in fresh], device=weight.device).reshape(b, 1, 1, 1)
+        self._grey = grey[-1:].clone()
+        return Motion(fresh, back, weight * keep, tuple(frac))
+
+    def content_stats(self, feats: torch.Tensor, motion: Motion) -> tuple[torch.Tensor, torch.Tensor]:
+        """Steady statistics: each frame's channel mean and std, averaged with the shot's past.
+
+        What AdaIN should normalise the content by, in place of each frame's
+        own (:func:`adain_with_stats`); with ``stats`` 0 they are the frame's own.
+
+        Shape:
+            feats ``(B, C, h, w)`` -> two ``(B, C, 1, 1)``.
+        """
+        self._check(motion, feats)
+        means, stds = [], []
+        for i in range(feats.shape[0]):
+            if motion.fresh[i]:
+                self._stats = None
+            self._stats = ema_stats(*channel_stats(feats[i : i + 1]), self._stats, self.settings.stats)
+            means.append(self._stats[0])
+            stds.append(self._stats[1])
+        return torch.cat(means), torch.cat(stds)
+
+    def blend_features(self, target: torch.Tensor, motion: Motion) -> torch.Tensor:
+        """The decoder's input blended with the previous one, warped, where the flow is trusted.
+
+        ``target`` is what the model would decode (AdaIN's output, with alpha,
+        masks, whatever the look asks). With ``renormalise`` each channel is
+        then given back the mean and std it had in ``target``.
+
+        Shape:
+            ``(B, C, h, w)`` -> ``(B, C, h, w)``.
+        """
+        s = self.settings
+        self._check(motion, target)
+        out = []
+        for i in range(target.shape[0]):
+            t = target[i : i + 1].float()
+            if motion.fresh[i]:
+                self._feat = None
+            if s.features > 0 and self._feat is not None and motion.flow is not None:
+                size = tuple(t.shape[-2:])
+                past, _ = warp(self._feat, resize_flow(motion.flow[i : i + 1], size), s.resample)
+                wgt = s.features * F.adaptive_avg_pool2d(motion.weight[i : i + 1], size)
+                blended = torch.lerp(t, past, wgt)
+                t = _renormalise(blended, *channel_stats(t)) if s.renormalise else blended
+            self._feat = t
+            out.append(t)
+        return torch.cat(out).to(target.dtype)
+
+    def features(
+        self, feats: torch.Tensor, motion: Motion, s_mean: torch.Tensor, s_std: torch.Tensor, alpha: float = 1.0
+    ) -> torch.Tensor:
+        """The decoder's input for one style: AdaIN with :meth:`content_stats`, alpha, :meth:`blend_features`.
+
+        Args:
+            feats: the encoder's relu4_1 features of the batch.
+            motion: this batch's :meth:`motion`.
+            s_mean, s_std: the style's statistics ``(1, C, 1, 1)``.
+            alpha: the content/style trade-off, as :func:`vidstyle.stats.with_alpha`.
+
+        Shape:
+            feats ``(B, C, h, w)`` -> ``(B, C, h, w)``.
+        """
+        f = feats.float()
+        t = adain_with_stats(f, *self.content_stats(f, motion), s_mean, s_std)
+        if alpha != 1.0:
+            t = alpha * t + (1.0 - alpha) * f
+        return self.blend_features(t, motion).to(feats.dtype)
+
+    def _check(self, motion: Motion, x: torch.Tensor) -> None:
+        if len(motion.fresh) != x.shape[0]:
+            raise ValueError(f"motion for {len(motion.fresh)} frames, a batch of {x.shape[0]}")
+
+    def output(self, frames: torch.Tensor, motion: Motion) -> torch.Tensor:
+        """The decoded frames blended with the warped previous output (a no-op when ``output`` is 0).
+
+        Shape:
+            ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
+        """
+        s = self.settings
+        self._check(motion, frames)
+        if s.output == 0 or motion.flow is None:
+            return frames
+        out = []
+        size = tuple(frames.shape[-2:])
+        for i in range(frames.shape[0]):
+            o = frames[i : i + 1]
+            if motion.fresh[i]:
+                self._out = None
+            if self._out is not None:
+                past, _ = warp(self._out, resize_flow(motion.flow[i : i + 1], size), s.resample)
+                past = past.clamp(0, 1)
+                wgt = s.output * F.interpolate(motion.weight[i : i + 1], size=size, mode="bilinear", align_corners=False)
+                if s.contrast > 0:
+                    o = contrast_blend(o, past.to(o.dtype), wgt.to(o.dtype), s.contrast)
+                else:
+                    o = torch.lerp(o, past.to(o.dtype), wgt.to(o.dtype))
+            self._out = o
+            out.append(o)
+        return torch.cat(out)
