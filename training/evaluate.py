@@ -95,9 +95,9 @@ def reconstruction_psnr(encoder: Encoder, decoder: Decoder, c: torch.Tensor) -> 
 @torch.no_grad()
 def evaluate(data: Path, decoders: dict[str, Decoder], sizes: tuple[int, ...] = (256,), sheet: Path | None = None,
              tile: int = 192, device: str | torch.device = "cpu", sheet_layout: str = "pairs",
-             sheet_pairs: int = SHEET_ROWS) -> list[dict]:
-    """One result dict per decoder and size (means over the pairs of ``data/val_pairs.json``)."""
-    pairs = json.loads((data / "val_pairs.json").read_text())
+             sheet_pairs: int = SHEET_ROWS, limit_pairs: int | None = None) -> list[dict]:
+    """One result dict per decoder and size (means over the pairs of ``data/val_pairs.json``, or its first ``limit_pairs``)."""
+    pairs = json.loads((data / "val_pairs.json").read_text())[:limit_pairs]
     encoder = load_encoder().to(device)
     decoders = {name: d.to(device).eval() for name, d in decoders.items()}
     results = []
@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="pairs: a row per pair (content | style | decoders...); decoders: a row per decoder")
     ap.add_argument("--sheet-pairs", type=int, default=SHEET_ROWS, help="how many pairs the sheet shows")
     ap.add_argument("--tile", type=int, default=192, help="sheet tile size in pixels")
+    ap.add_argument("--limit-pairs", type=int, default=None, help="only the first N pairs (a quick sheet; not for the numbers)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     decoders: dict[str, Decoder] = {}
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(0)
         decoders["untrained"] = Decoder()
     for result in evaluate(args.data, decoders, tuple(args.size or [256]), args.sheet, args.tile, args.device,
-                           args.sheet_layout, args.sheet_pairs):
+                           args.sheet_layout, args.sheet_pairs, args.limit_pairs):
         print(json.dumps(result))
     return 0
 
