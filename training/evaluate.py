@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from objective import adain_losses, style_loss  # noqa: E402
+from vidstyle.metrics import structure_score  # noqa: E402
 from vidstyle.imageio import Image, read_image, resize, resize_short, write_image  # noqa: E402
 from vidstyle.model import TAPS, Decoder, Encoder, load_decoder, load_encoder  # noqa: E402
 from vidstyle.stats import channel_stats  # noqa: E402
@@ -57,17 +58,6 @@ def contact_sheet(rows: list[tuple[torch.Tensor, ...]], tile: int) -> torch.Tens
     """Tile rows of images into one ``(1, 3, rows*tile, cols*tile)`` picture."""
     lines = [torch.cat([resize(t.clamp(0, 1).float().cpu(), (tile, tile)) for t in row], dim=-1) for row in rows]
     return torch.cat(lines, dim=-2)
-
-
-def instance_normalised(feat: torch.Tensor) -> torch.Tensor:
-    """``(B, C, H, W)`` features with each channel shifted and scaled to mean 0, std 1."""
-    mean, std = channel_stats(feat)
-    return (feat.float() - mean) / std
-
-
-def structure_score(encoder: Encoder, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of instance-normalised relu4_1 of ``output`` and ``content``, both ``(B, 3, H, W)``."""
-    return F.mse_loss(instance_normalised(encoder.encode(output.clamp(0, 1))), instance_normalised(encoder.encode(content)))
 
 
 @torch.no_grad()
