@@ -69,7 +69,7 @@ from vidstyle.video import FrameReader, parse_frame_range, probe  # noqa: E402
 
 DEFAULT_CLIP = ROOT / "examples" / "media" / "vtest_audio.mp4"
 DEFAULT_STYLE = ROOT / "examples" / "styles" / "starry_night.jpg"
-RESOLUTIONS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
+RESOLUTIONS = {"480p": (640, 480), "1080p": (1920, 1080), "4k": (3840, 2160)}
 
 
 def allow_nvenc(name: str) -> None:
@@ -171,6 +171,9 @@ def main() -> None:
     ap.add_argument("--resolution", choices=["native", *RESOLUTIONS], default="native")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--codec", default="libx264", help="the whole run's encoder (h264_nvenc/hevc_nvenc allowed here)")
+    ap.add_argument("--preset", default=None, help="the whole run's encoder preset (default: what `vidstyle run` picks)")
+    ap.add_argument("--backend", default="auto", help="as `vidstyle run --backend`")
+    ap.add_argument("--quality", default="full", help="as `vidstyle run --quality`")
     report.add_options(ap)
     args = ap.parse_args()
     if args.codec.endswith("_nvenc"):
@@ -189,7 +192,8 @@ def main() -> None:
             print(f"wrote {n} frames at {w}x{h} to a temporary clip in {time.perf_counter() - t:.1f} s (not timed)")
         info = probe(clip)
 
-        stylizer = Stylizer(device=args.device, size=args.size)  # loaded once, outside every timing
+        model_settings = ModelSettings(args.size, args.device, args.batch, args.backend, args.quality)
+        stylizer = Stylizer.from_settings(model_settings)  # loaded once, outside every timing
         dev = stylizer.device
         cuda = dev.type == "cuda"
         sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -219,11 +223,13 @@ def main() -> None:
 
         out = Path(tmp) / "out.mp4"
         pipeline: list = []
+        encode = EncodeSettings(args.codec) if args.preset is None else EncodeSettings(args.codec, preset=args.preset)
+        preset = encode.preset or default_preset(dev.type)
 
         def whole() -> int:
             result = stylize_video(
-                clip, out, StyleSettings([style]), model=ModelSettings(args.size, args.device, batch),
-                encode=EncodeSettings(args.codec), span=Span(frames=frames), overwrite=True, stylizer=stylizer,
+                clip, out, StyleSettings([style]), model=replace(model_settings, batch=batch),
+                encode=encode, span=Span(frames=frames), overwrite=True, stylizer=stylizer,
             )
             pipeline.append(result)
             return result.frames
@@ -235,6 +241,7 @@ def main() -> None:
         n = counts["decode"]
         with av.open(str(out)) as c:
             audio_streams = len(c.streams.audio)
+        out_bytes = out.stat().st_size
         del held
 
     fps = {name: n / statistics.median(times) for name, (times, _) in results.items()}
@@ -245,7 +252,9 @@ def main() -> None:
     print(
         f"device {dev}{gpu}, threads {torch.get_num_threads()}, clip {args.clip.name} "
         f"({info.width}x{info.height}, {n} frames{', ' + args.frames if args.frames else ''}), "
-        f"size {args.size}, batch {batch}, repeats {args.repeats}, codec {args.codec}, audio streams out {audio_streams}"
+        f"size {stylizer.size}, batch {batch}, repeats {args.repeats}, codec {args.codec} {preset}, "
+        f"backend {stylizer.backend.name}, quality {stylizer.quality}, audio streams out {audio_streams}, "
+        f"output {out_bytes} bytes"
     )
     for name, (times, _) in results.items():
         print(
@@ -261,7 +270,8 @@ def main() -> None:
         "device": str(dev), "gpu": gpu.strip(" ()") or None, "threads": torch.get_num_threads(),
         "clip": args.clip.name, "resolution": args.resolution, "width": info.width, "height": info.height,
         "frames": n, "frame_range": args.frames, "size": args.size, "batch": batch, "repeats": args.repeats,
-        "codec": args.codec,
+        "codec": args.codec, "preset": preset, "backend": stylizer.backend.name, "quality": stylizer.quality,
+        "output_bytes": out_bytes,
         "fps": {k: round(v, 3) for k, v in fps.items()},
         "seconds": {k: [round(t, 4) for t in times] for k, (times, _) in results.items()},
         "overhead_ratio": round(ratio, 4),
@@ -269,18 +279,22 @@ def main() -> None:
     }))
     h, w = working_size(info.height, info.width, stylizer.size)
     shown = "" if args.resolution == "native" else f" stretched to {args.resolution}"
-    report.publish(args, f"bench_video/{dev.type}-{args.resolution}", "\n".join([
+    case = f"{dev.type}-{args.resolution}"
+    if (args.backend, args.quality, args.preset) != ("auto", "full", None):
+        case += f"-{stylizer.backend.name}-{stylizer.quality}-{preset}"
+    report.publish(args, f"bench_video/{case}", "\n".join([
         f"### `{args.clip.name}`{shown}",
         "",
         f"{info.width}x{info.height}, {n} frames ({args.frames or 'all'}), the network at {w}x{h} "
-        f"(`--size {args.size}`), batch {batch}, on {dev}{gpu}; the whole run encodes with {args.codec} at the "
-        f"defaults of `vidstyle run` and copies the audio ({audio_streams} stream(s)). One warm-up, then medians "
-        f"of {args.repeats} interleaved repeats.",
+        f"(`--size {args.size}`, quality {stylizer.quality}), backend {stylizer.backend.name}, batch {batch}, on "
+        f"{dev}{gpu}; the whole run encodes with {args.codec} preset {preset} (crf {encode.crf}) and copies the audio "
+        f"({audio_streams} stream(s)). One warm-up, then medians of {args.repeats} interleaved repeats.",
         "",
-        "| decode alone | model alone | whole run | whole / model | inside the run: decode / model / encode busy |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| decode alone | model alone | whole run | whole / model | inside the run: decode / model / encode busy "
+        "| output bytes |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| {fps['decode']:.2f} fps | {fps['model']:.2f} fps | {fps['whole run']:.2f} fps | **{ratio:.3f}** "
-        f"| {stage['decode_fps']:.1f} / {stage['model_fps']:.1f} / {stage['encode_fps']:.1f} fps |",
+        f"| {stage['decode_fps']:.1f} / {stage['model_fps']:.1f} / {stage['encode_fps']:.1f} fps | {out_bytes:,} |",
     ]), device=str(dev))
 
 

@@ -50,7 +50,7 @@ def test_stylize_video_whole_and_range(small_clip: Path, tmp_path: Path, stylize
 def test_cli_run_json_and_refusals(small_clip: Path, tmp_path: Path, monkeypatch, stylizer) -> None:
     import vidstyle.render as render
 
-    monkeypatch.setattr(render, "Stylizer", lambda device, size: stylizer)  # load the model once per module
+    monkeypatch.setattr(render, "Stylizer", lambda *args, **kwargs: stylizer)  # load the model once per module
     out = tmp_path / "o.mp4"
     runner = CliRunner()
     args = ["run", str(small_clip), "--style", str(STYLE), "--size", "64", "--preset", "ultrafast", "-o", str(out)]
@@ -71,7 +71,7 @@ def _use(monkeypatch, stylizer) -> None:
     """Renders from the CLI use the module's loaded model."""
     import vidstyle.render as render
 
-    monkeypatch.setattr(render, "Stylizer", lambda device, size: stylizer)
+    monkeypatch.setattr(render, "Stylizer", lambda *args, **kwargs: stylizer)
 
 
 def test_preserve_color_mode_style_matches_the_style_to_the_first_frame(small_clip: Path, tmp_path: Path,

@@ -496,7 +496,7 @@ def test_render_follows_a_two_keyframe_timeline(stylizer, clip_factory, tmp_path
 def test_cli_run_style_at_shorthand(stylizer, clip_factory, tmp_path: Path, monkeypatch) -> None:
     import vidstyle.render as render
 
-    monkeypatch.setattr(render, "Stylizer", lambda device, size: stylizer)
+    monkeypatch.setattr(render, "Stylizer", lambda *args, **kwargs: stylizer)
     clip = clip_factory(ClipSpec("sh", width=64, height=48, frames=6))
     a, b = DATA / "coffee.jpg", DATA / "chelsea.jpg"
     runner = CliRunner()

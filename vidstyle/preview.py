@@ -475,7 +475,7 @@ def preview(
     mask_sets = {k.keyframe.masks: masks.load(k.keyframe.masks, k.keyframe.where)
                  for k in resolved.keyframes if k.keyframe.masks}
     warnings += masks.warnings
-    stylizer = stylizer or Stylizer(model.device, model.size)
+    stylizer = stylizer or Stylizer.from_settings(model)
     reference = read_frames(info, [0]).rgb if style.color_mode == "style" else None
     schedule = StyleSchedule.build(resolved, lambda path: stylizer.load_style(path, reference), mask_sets,
                                    style.color_method or VIDEO_COLOR_METHOD)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -24,14 +24,18 @@ import torch
 from .masks import MaskedReader, MaskLoader
 from .pipeline import run_pipeline
 from .settings import EncodeSettings, ModelSettings, SequenceSettings, Span, StyleSettings
-from .stylize import Stylizer
+from .stylize import Stylizer, resolve_device
 from .timeline import StyleSchedule, timeline_for
 from .video import FrameBatch, FrameReader, VideoInfo, default_output_path, default_sequence_output, probe, writer_for
 
-__all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch"]
+__all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch", "default_preset", "CPU_PRESET"]
 
 # Colour preservation on video defaults to the method that adds no flicker (see vidstyle.color).
 VIDEO_COLOR_METHOD = "luminance"
+# The x264 preset when the CPU runs the model: the encoder takes its cycles from
+# the model's, and the whole run must keep >= 0.9 of the model's speed
+# (benchmarks/RESULTS.md, bench_video: what each preset costs in speed and size).
+CPU_PRESET = "veryfast"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ def default_batch(device_type: str, size: int) -> int:
     if device_type == "cuda":
         return max(1, min(16, (1024 // max(size, 1)) ** 2 * 4))
     return 2
+
+
+def default_preset(device_type: str) -> str:
+    """The encoder preset when none is given: ``medium`` beside a GPU, :data:`CPU_PRESET` on the CPU."""
+    return "medium" if device_type == "cuda" else CPU_PRESET
 
 
 def stylize_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch) -> torch.Tensor:
@@ -176,9 +185,12 @@ def stylize_video(
     mask_sets = {k.keyframe.masks: masks.load(k.keyframe.masks, k.keyframe.where)
                  for k in resolved.keyframes if k.keyframe.masks}
     source = MaskedReader(reader, masks.videos) if masks.videos else reader
+    if encode.preset is None:
+        device = stylizer.device if stylizer is not None else resolve_device(model.device)
+        encode = replace(encode, preset=default_preset(device.type))
     writer = writer_for(dest, info, encode, overwrite=overwrite, range=reader.range, audio=audio, sequence=sequence)
 
-    stylizer = stylizer or Stylizer(model.device, model.size)
+    stylizer = stylizer or Stylizer(model.device, model.size, backend=model.backend, quality=model.quality)
     reference = _first_frame(info) if style.color_mode == "style" else None
     # The style images are encoded here, once for the whole video.
     schedule = StyleSchedule.build(resolved, lambda path: stylizer.load_style(path, reference), mask_sets,
@@ -205,5 +217,6 @@ def stylize_video(
         decode_fps=stats.decode_fps,
         model_fps=stats.model_fps,
         encode_fps=stats.encode_fps,
-        warnings=[*_input_warnings(info, sequence), *edit_warnings, *resolved.warnings, *masks.warnings, *writer.warnings],
+        warnings=[*_input_warnings(info, sequence), *edit_warnings, *resolved.warnings, *masks.warnings, *writer.warnings,
+                  *stylizer.warnings],
     )

@@ -4,7 +4,7 @@ Four frozen dataclasses carry every choice from the caller to the stage that
 needs it: the CLI builds them from its options, a farm job from its TOML keys,
 a Python caller directly; :func:`vidstyle.stylize_video`, :func:`vidstyle.stylize_image`
 and the farm plan take them as they are. Their defaults are defined here and
-nowhere else (the network at 512 px, libx264 at crf 18, preset medium).
+nowhere else (the network at 512 px, libx264 at crf 18, the preset by device).
 
 Each checks its values when it is made, so a settings value that exists is a
 valid one; errors name the setting (``settings`` on the exception) so the CLI
@@ -35,6 +35,9 @@ TRANSFERS = ("auto", "linear", "display")
 # The smallest working size: the encoder pools 3 times, and below this the
 # statistics of relu4_1 (64 x 64 px -> 8 x 8 features) mean little.
 MIN_SIZE = 64
+# Where the networks run (vidstyle.backends) and how finely (vidstyle.draft).
+BACKENDS = ("auto", "torch", "bf16", "onnx")
+QUALITIES = ("full", "draft")
 
 
 def _tuples(obj: Any, *names: str) -> None:
@@ -122,11 +125,20 @@ class ModelSettings:
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"`` (``"cuda:1"``...).
         batch: frames per model call; None: what the device does best
             (:func:`vidstyle.render.default_batch`).
+        backend: where the networks run (:mod:`vidstyle.backends`): ``"torch"``
+            (float32, the reference), ``"bf16"`` (torch bf16, fast with AMX),
+            ``"onnx"`` (int8 on ONNX Runtime, CPU), ``"auto"`` (the fastest of
+            them that this machine has).
+        quality: ``"full"``, or ``"draft"``: the network at half of ``size`` and
+            the result brought to full size guided by the full frame
+            (:mod:`vidstyle.draft`): about 4x faster, for previews and slow machines.
     """
 
     size: int = 512
     device: str = "auto"
     batch: int | None = None
+    backend: str = "auto"
+    quality: str = "full"
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < MIN_SIZE:
@@ -138,6 +150,15 @@ class ModelSettings:
                                        or self.batch < 1):
             raise SettingsError(f"the batch must be a whole number of at least 1 frame, got {self.batch!r}",
                                 settings="batch")
+        if self.backend not in BACKENDS:
+            raise SettingsError(f"unknown backend {self.backend!r}: use {', '.join(BACKENDS)}", settings="backend")
+        if self.quality not in QUALITIES:
+            raise SettingsError(f"unknown quality {self.quality!r}: use {' or '.join(QUALITIES)}", settings="quality")
+
+    @property
+    def working_size(self) -> int:
+        """The longest side the network works at: ``size``, or half of it in draft quality."""
+        return max(MIN_SIZE, self.size // 2) if self.quality == "draft" else self.size
 
 
 @dataclass(frozen=True)
@@ -149,14 +170,16 @@ class EncodeSettings:
             the aliases h264, hevc, vp9, av1, prores (checked against this
             FFmpeg build by the writer).
         crf: constant quality: lower is better and bigger (ignored by ProRes).
-        preset: x264 speed preset name; mapped for VP9 and AV1.
+        preset: x264 speed preset name; mapped for VP9 and AV1. None: ``medium``
+            beside a GPU, :data:`vidstyle.render.CPU_PRESET` when the CPU runs the
+            model too (:func:`vidstyle.render.default_preset`).
         pix_fmt: encoder pixel format; None: 4:2:0 (4:4:4 for odd sizes),
             10-bit 4:2:2 for ProRes.
     """
 
     codec: str = "libx264"
     crf: int = 18
-    preset: str = "medium"
+    preset: str | None = None
     pix_fmt: str | None = None
 
     def __post_init__(self) -> None:

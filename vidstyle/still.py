@@ -66,7 +66,7 @@ def stylize_image(
     image = read_image(content)
     masks = MaskLoader(image.size)
     mask_set = masks.load(style.masks) if style.masks else None
-    stylizer = stylizer or Stylizer(model.device, model.size)
+    stylizer = stylizer or Stylizer.from_settings(model)
     look = stylizer.look(
         list(style.styles), style.weights, style.alpha, style.preserve_color,
         None if mask_set is None else mask_set.stills, color_reference=image.rgb,
@@ -74,4 +74,4 @@ def stylize_image(
     )
     out = stylizer.stylize(image.rgb, look)
     write_image(output, Image(out, image.alpha, image.bits), overwrite=overwrite, inputs=inputs)
-    return ImageResult(output, image.size, stylizer.size, masks.warnings)
+    return ImageResult(output, image.size, stylizer.size, [*stylizer.warnings, *masks.warnings])

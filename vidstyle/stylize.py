@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 
 from . import color
+from .backends import Backend, load_backend
+from .draft import guided_upsample
 from .errors import InputError, OutOfMemoryError, SettingsError, WeightsError
 from .imageio import read_image, resize, working_size
 from .look import Look, color_mode
@@ -132,32 +134,36 @@ class Stylizer:
 
     Args:
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
-        size: maximum side, in pixels, the network works at.
+        size: maximum side, in pixels, the network works at (halved in draft quality).
         decoder: False to load only the encoder (enough to compute style statistics).
+        backend: where the networks run on frames (:mod:`vidstyle.backends`);
+            ``"auto"``: the fastest one for this machine.
+        quality: ``"full"``, or ``"draft"`` (:mod:`vidstyle.draft`).
+
+    Attributes:
+        size: the working size actually used.
+        backend: the backend frames run on (its ``name`` says which).
+        warnings: what the caller should tell the user (e.g. why the int8 model is not used).
     """
 
     def __init__(self, device: str | torch.device = _MODEL.device, size: int = _MODEL.size, *,
-                 decoder: bool = True) -> None:
-        ModelSettings(size=size, device=str(device))  # the same rules as every other way in
+                 decoder: bool = True, backend: str = _MODEL.backend, quality: str = _MODEL.quality) -> None:
+        # The same rules as every other way in.
+        settings = ModelSettings(size=size, device=str(device), backend=backend, quality=quality)
         self.device = resolve_device(device)
-        self.size = int(size)
+        self.size = settings.working_size
+        self.quality = quality
         self.encoder: Encoder = load_encoder().to(self.device)
         self.decoder: Decoder | None = load_decoder().to(self.device) if decoder else None
         self.encoder_id = encoder_id()
-        if self.device.type == "cuda":
-            # Measured on an H200 (benchmarks/RESULTS.md): the encoder is fastest
-            # channels_last, the decoder in the plain layout, where reflection
-            # padding is 2.2x faster.
-            self.encoder.to(memory_format=torch.channels_last)
+        self.backend: Backend | None = None
+        self.warnings: list[str] = []
+        if self.decoder is not None:
+            self.backend, self.warnings = load_backend(backend, self.device, self.encoder, self.decoder)
 
     @classmethod
     def from_settings(cls, model: ModelSettings, *, decoder: bool = True) -> Stylizer:
-        return cls(model.device, model.size, decoder=decoder)
-
-    def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
+        return cls(model.device, model.size, decoder=decoder, backend=model.backend, quality=model.quality)
 
     @torch.no_grad()
     def style_stats(self, rgb: torch.Tensor, source: str = "") -> StyleStats:
@@ -244,14 +250,12 @@ class Stylizer:
             raise ValueError("a look's masks come from mask videos: put in the frame's masks first (Look.for_frame)")
         h0, w0 = frames.shape[-2:]
         try:
-            small = resize(frames.to(self.device, non_blocking=True).float(), working_size(h0, w0, self.size))
-            if self.device.type == "cuda":
-                small = small.contiguous(memory_format=torch.channels_last)
-            with self._autocast():
-                feats = self.encoder.encode(small)
-                target = adain_targets(feats.float(), looks)
-                out = self.decoder(target.to(feats.dtype).contiguous())
-            out = preserve_colors(out.float().clamp(0, 1), small, looks)
+            full = frames.to(self.device, non_blocking=True).float()
+            small = resize(full, working_size(h0, w0, self.size))
+            target = adain_targets(self.backend.encode(small).float(), looks)
+            out = preserve_colors(self.backend.decode(target).float().clamp(0, 1), small, looks)
+            if self.quality == "draft" and out.shape[-2:] != full.shape[-2:]:
+                return guided_upsample(out, small, full).cpu()
             return resize(out, (h0, w0)).clamp(0, 1).cpu()
         except (torch.cuda.OutOfMemoryError, MemoryError):
             raise OutOfMemoryError(

@@ -16,13 +16,13 @@ from .options import model_options, output_options, style_options
 @model_options(batch=False)
 @output_options("Output image (.png, .jpg, .webp, .tif; default: CONTENT_styled beside it).")
 @handle_errors
-def image(content, styles, weights, alpha, preserve_color, masks, color_method, size, device, output,
-          overwrite) -> None:
+def image(content, styles, weights, alpha, preserve_color, masks, color_method, size, device, backend, quality,
+          output, overwrite) -> None:
     """Stylize one still image."""
     from ..still import stylize_image
 
     style = StyleSettings(styles, weights, alpha, preserve_color or False, masks, color_method)
-    result = stylize_image(content, output, style, model=ModelSettings(size, device), overwrite=overwrite)
+    result = stylize_image(content, output, style, model=ModelSettings(size, device, backend=backend, quality=quality), overwrite=overwrite)
     for warning in result.warnings:
         warn(warning)
     stderr.print(f"wrote {result.output} ({result.size[1]}x{result.size[0]})")

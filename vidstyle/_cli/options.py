@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..color import METHODS as COLOR_METHODS
-from ..settings import DEVICES, TRANSFERS, EncodeSettings, ModelSettings, SequenceSettings, StyleSettings
+from ..settings import BACKENDS, DEVICES, QUALITIES, TRANSFERS, EncodeSettings, ModelSettings, SequenceSettings, StyleSettings
 
 _MODEL = ModelSettings()
 _ENCODE = EncodeSettings()
@@ -66,9 +66,19 @@ def model_options(*, size: bool = True, batch: bool = True):
         click.option("--device", type=click.Choice(DEVICES), default=_MODEL.device, show_default=True,
                      help="Where the model runs: auto picks a CUDA GPU when there is one."),
     ]
+    frames = [
+        click.option("--backend", type=click.Choice(BACKENDS), default=_MODEL.backend, show_default=True,
+                     help="How the networks run: torch (float32, the reference), bf16 (torch bfloat16: fast on CPUs "
+                          "with AMX), onnx (int8 on ONNX Runtime, CPU), auto (the fastest this machine has)."),
+        click.option("--quality", type=click.Choice(QUALITIES), default=_MODEL.quality, show_default=True,
+                     help="draft: the network at half of --size, the result sharpened back to full size along the "
+                          "frame's edges (about 4x faster: previews, slow machines)."),
+    ]
     if size:
-        options.insert(0, click.option("--size", type=int, default=_MODEL.size, show_default=True,
-                                       help="Longest side the network works at (the output keeps the input's size)."))
+        # --size, --backend and --quality are how frames go through the networks.
+        options = [click.option("--size", type=int, default=_MODEL.size, show_default=True,
+                                help="Longest side the network works at (the output keeps the input's size)."),
+                   *options, *frames]
     if batch:
         options.append(click.option("--batch", type=int, help="Frames per model call (default: 2 on a CPU, up to 16 "
                                                              "on a GPU); lower it if the GPU runs out of memory."))
@@ -82,7 +92,9 @@ def encode_options():
                      help="libx264, libx265, libvpx-vp9, libsvtav1/libaom-av1, prores_ks."),
         click.option("--crf", type=int, default=_ENCODE.crf, show_default=True,
                      help="Constant quality: lower is better and bigger."),
-        click.option("--preset", default=_ENCODE.preset, show_default=True, help="Encoder speed preset (x264 names)."),
+        click.option("--preset", default=_ENCODE.preset,
+                     help="Encoder speed preset (x264 names) [default: medium beside a GPU, veryfast when the CPU "
+                          "runs the model: the encoder then leaves it the cores]."),
         click.option("--pix-fmt", help="Encoder pixel format (default: yuv420p; yuv444p for odd sizes)."),
     )
 

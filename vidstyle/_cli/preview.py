@@ -28,7 +28,7 @@ from .run import style_settings
 @shots_cache_option
 @handle_errors
 def preview(input_path, styles, weights, alpha, preserve_color, masks, color_method, timeline, transition, edit, count,
-            no_shots, size, device, batch, output, overwrite, fps, transfer, shots_cache) -> None:
+            no_shots, size, device, backend, quality, batch, output, overwrite, fps, transfer, shots_cache) -> None:
     """Stylize a few frames chosen along the timeline and write one self-contained HTML page.
 
     Each frame shows input and result (a slider, or side by side), its
@@ -41,7 +41,8 @@ def preview(input_path, styles, weights, alpha, preserve_color, masks, color_met
     style = None if edit is not None and not styles and timeline is None else style_settings(
         styles, weights, alpha, preserve_color, masks, color_method, timeline, transition)
     result = make_preview(
-        input_path, output, style, model=ModelSettings(size, device, batch), sequence=SequenceSettings(fps, transfer),
+        input_path, output, style, model=ModelSettings(size, device, batch, backend, quality),
+        sequence=SequenceSettings(fps, transfer),
         count=count, detect_shots=not no_shots, shots_cache=shots_cache, edit=edit, overwrite=overwrite,
     )
     for warning in result.warnings:

@@ -58,7 +58,7 @@ def style_settings(styles, weights, alpha, preserve_color, masks, color_method, 
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @handle_errors
 def run(input_path, styles, weights, alpha, preserve_color, masks, color_method, timeline, edit, transition, size, device,
-        batch, output, overwrite, codec, crf, preset, pix_fmt, start, end, frames, fps, transfer, shots_cache, quiet,
+        backend, quality, batch, output, overwrite, codec, crf, preset, pix_fmt, start, end, frames, fps, transfer, shots_cache, quiet,
         as_json) -> None:
     """Restyle a video after one or more style images; audio is copied untouched.
 
@@ -77,7 +77,7 @@ def run(input_path, styles, weights, alpha, preserve_color, masks, color_method,
         styles, weights, alpha, preserve_color, masks, color_method, timeline, transition)
     with FrameProgress("stylizing", quiet=quiet or as_json) as bar:
         result = stylize_video(
-            input_path, output, style, model=ModelSettings(size, device, batch),
+            input_path, output, style, model=ModelSettings(size, device, batch, backend, quality),
             encode=EncodeSettings(codec, crf, preset, pix_fmt), span=Span(start, end, frames),
             sequence=SequenceSettings(fps, transfer), overwrite=overwrite,
             shots_cache=shots_cache, edit=edit, on_progress=bar.frames,

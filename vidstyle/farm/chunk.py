@@ -143,9 +143,9 @@ def get_stylizer(model: ModelSettings) -> Stylizer:
     """
     from ..model import weights_dir
 
-    key = (model.device, model.size, str(weights_dir()))
+    key = (model.device, model.size, model.backend, model.quality, str(weights_dir()))
     if key not in _STYLIZERS:
-        _STYLIZERS[key] = _CachingStylizer(model.device, model.size)
+        _STYLIZERS[key] = _CachingStylizer.from_settings(model)
     return _STYLIZERS[key]
 
 

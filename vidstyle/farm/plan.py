@@ -70,7 +70,7 @@ DEFAULT_CHUNK_FRAMES = 240
 # Job keys, by the settings value they go to (``style`` is the one-style form of ``styles``).
 _STYLE_KEYS = {"style": str, "styles": list, "weights": list, "alpha": (int, float), "preserve_color": (bool, str),
                "masks": list, "timeline": str, "color_method": str}
-_MODEL_KEYS = {"size": int, "device": str, "batch": int}
+_MODEL_KEYS = {"size": int, "device": str, "batch": int, "backend": str, "quality": str}
 _ENCODE_KEYS = {"codec": str, "crf": int, "preset": str, "pix_fmt": str}
 _SEQUENCE_KEYS = {"fps": (int, float, str), "transfer": str}
 _RENDER_KEYS = {"name": str, "input": str, "output": str, "edit": str, **_STYLE_KEYS, **_MODEL_KEYS, **_ENCODE_KEYS,
@@ -380,12 +380,26 @@ def _pinned_batch(model: ModelSettings) -> ModelSettings:
     """
     if model.batch is not None:
         return model
-    import torch
-
     from ..render import default_batch
 
+    return replace(model, batch=default_batch(_device_type(model), model.size))
+
+
+def _device_type(model: ModelSettings) -> str:
+    """``"cuda"`` or ``"cpu"``: where the model would run on this (the planning) machine."""
+    import torch
+
     cuda = model.device.startswith("cuda") or (model.device == "auto" and torch.cuda.is_available())
-    return replace(model, batch=default_batch("cuda" if cuda else "cpu", model.size))
+    return "cuda" if cuda else "cpu"
+
+
+def _pinned_preset(spec: RenderSpec) -> EncodeSettings:
+    """The encode settings with the preset made explicit, so every chunk encodes alike wherever it runs."""
+    if spec.encode.preset is not None:
+        return spec.encode
+    from ..render import default_preset
+
+    return replace(spec.encode, preset=default_preset(_device_type(spec.model)))
 
 
 def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: int, folder: Path,
@@ -399,7 +413,7 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
     where = f"render {spec.name}"
     if not Path(spec.output).parent.is_dir():
         raise OutputError(f"{where}: cannot write {spec.output}: folder {Path(spec.output).parent} does not exist")
-    spec = replace(spec, model=_pinned_batch(spec.model))
+    spec = replace(spec, model=_pinned_batch(spec.model), encode=_pinned_preset(spec))
     info = probe(spec.input, spec.sequence)
     all_pts = frame_timestamps(info)
     n = len(all_pts)
