@@ -21,7 +21,7 @@ import torch
 from vidstyle.backends import TorchBackend, auto_backend, cpu_has_amx, load_backend
 from vidstyle.backends.ort import DECODER_INT8, ENCODER_INT8, MANIFEST, SOURCES, check_int8, source_sums
 from vidstyle.errors import SettingsError, WeightsError
-from vidstyle.imageio import read_image
+from vidstyle.imageio import read_image, resize
 from vidstyle.metrics import psnr, structure_score
 from vidstyle.digest import file_sha256 as sha256_file
 from vidstyle.model import SUMS_FILE, weights_dir
@@ -54,14 +54,14 @@ def clip_frames(indices: list[int]) -> torch.Tensor:
 def reference():
     from vidstyle.stylize import Stylizer
 
-    return Stylizer(device="cpu", size=384, backend="torch")
+    return Stylizer(device="cpu", size=512, backend="torch")
 
 
 @pytest.fixture(scope="module", params=FAST)
 def stylizers(request, reference):
     from vidstyle.stylize import Stylizer
 
-    return reference, Stylizer(device="cpu", size=384, backend=request.param)
+    return reference, Stylizer(device="cpu", size=512, backend=request.param)
 
 
 def gate(stylizers, frames: torch.Tensor, style: Path) -> tuple[float, float, float]:
@@ -80,7 +80,9 @@ def check_gate(result: tuple[float, float, float]) -> None:
 
 def test_quality_gate_on_frames_of_the_sample_clip(stylizers):
     # Frames 50..59 lie past vtest_5s.mp4's five seconds; no clip frame is in the calibration set.
-    check_gate(gate(stylizers, clip_frames([52, 58]), STARRY))
+    # At the default working size: the 384x288 frames stretched to 512x384 (the harder case:
+    # smoother pictures, measured 1-2 dB below the native size).
+    check_gate(gate(stylizers, resize(clip_frames([52, 58]), (384, 512)).clamp(0, 1), STARRY))
 
 
 def test_quality_gate_on_photos_with_a_photo_as_style(stylizers):
