@@ -20,7 +20,7 @@ Paths:
 Encoder and decoder are also timed apart (their medians), so each part's cost
 and each part's loss (the mixed rows) can be read separately.
 
-Quality, over ``--frames`` frames of the clip (default 10 frames from frame
+Quality, over ``--frames`` frames of the clip (default 6 frames from frame
 50, past the calibration-free ``vtest_5s.mp4`` part) with ``--style``: PSNR of
 each path's output (clamped) against torch eager's, and the structure score
 (:func:`vidstyle.metrics.structure_score`, lower keeps more of the scene) with
@@ -112,7 +112,7 @@ def main() -> None:
     ap.add_argument("--style", type=Path, default=DEFAULT_STYLE)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--frames", default="50:60", help="A:B, the frames quality is measured on")
+    ap.add_argument("--frames", default="50:56", help="A:B, the frames quality is measured on")
     ap.add_argument("--threads", type=int, default=0, help="torch and ONNX Runtime threads (default: torch's choice)")
     ap.add_argument("--no-float-onnx", action="store_true", help="skip the ORT fp32 paths (no onnx package)")
     report.add_options(ap)
@@ -125,8 +125,11 @@ def main() -> None:
     mean, std = look.styles[0].as_tensors()
     with FrameReader(args.clip, Span(frames=args.frames)) as reader:
         clip = torch.cat([batch.rgb for batch in reader.iter_batches(8)])
-    h, w = working_size(clip.shape[-2], clip.shape[-1], args.size)
-    frames = resize(clip, (h, w))
+    # The working size of a frame whose longest side is --size (the sample clip, 384x288, is
+    # stretched to 512x384 for --size 512: what a larger video gives the network at that size).
+    long_side = max(clip.shape[-2:])
+    h, w = working_size(clip.shape[-2] * args.size // long_side, clip.shape[-1] * args.size // long_side, args.size)
+    frames = resize(clip, (h, w)).clamp(0, 1)
 
     int8 = OrtBackend(threads=threads)
     paths = {"torch eager fp32": st.backend, "torch channels_last": ChannelsLast(st.encoder, st.decoder),
@@ -182,7 +185,8 @@ def main() -> None:
     report.publish(args, f"bench_backends/cpu-{w}x{h}", "\n".join([
         f"## The model alone on each CPU path, {w}x{h}",
         "",
-        f"One process, batch 1, {threads} threads (torch and ONNX Runtime), one frame of {args.clip.name} at {w}x{h}; "
+        f"One process, batch 1, {threads} threads (torch and ONNX Runtime), one frame of {args.clip.name} "
+        f"({clip.shape[-1]}x{clip.shape[-2]}) resized to {w}x{h}; "
         f"encoder -> AdaIN -> decoder; every path warmed up, then {args.repeats} interleaved rounds, medians "
         "(encoder and decoder timed apart in the same rounds). Quality over frames "
         f"{args.frames} of {args.clip.name} with {args.style.name}: PSNR of the clamped output against torch eager "

@@ -51,6 +51,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -62,7 +63,7 @@ import report
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from vidstyle.imageio import working_size  # noqa: E402
-from vidstyle.render import default_batch, stylize_video  # noqa: E402
+from vidstyle.render import default_batch, default_preset, stylize_video  # noqa: E402
 from vidstyle.settings import EncodeSettings, ModelSettings, Span, StyleSettings  # noqa: E402
 from vidstyle.stylize import Stylizer, save_style  # noqa: E402
 from vidstyle.video import FrameReader, parse_frame_range, probe  # noqa: E402
