@@ -26,7 +26,9 @@ from .pipeline import run_pipeline
 from .settings import EncodeSettings, ModelSettings, SequenceSettings, Span, StyleSettings
 from .stylize import Stylizer, resolve_device
 from .timeline import StyleSchedule, timeline_for
-from .video import FrameBatch, FrameReader, VideoInfo, default_output_path, default_sequence_output, probe, writer_for
+from .video import (
+    FrameBatch, FrameReader, VideoInfo, default_output_path, default_sequence_output, is_sequence_path, probe, writer_for,
+)
 
 __all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch", "default_preset", "CPU_PRESET"]
 
@@ -185,7 +187,7 @@ def stylize_video(
     mask_sets = {k.keyframe.masks: masks.load(k.keyframe.masks, k.keyframe.where)
                  for k in resolved.keyframes if k.keyframe.masks}
     source = MaskedReader(reader, masks.videos) if masks.videos else reader
-    if encode.preset is None:
+    if encode.preset is None and not is_sequence_path(dest):
         device = stylizer.device if stylizer is not None else resolve_device(model.device)
         encode = replace(encode, preset=default_preset(device.type))
     writer = writer_for(dest, info, encode, overwrite=overwrite, range=reader.range, audio=audio, sequence=sequence)

@@ -395,9 +395,12 @@ def _device_type(model: ModelSettings) -> str:
 
 def _pinned_preset(spec: RenderSpec) -> EncodeSettings:
     """The encode settings with the preset made explicit, so every chunk encodes alike wherever it runs."""
-    if spec.encode.preset is not None:
-        return spec.encode
     from ..render import default_preset
+    from ..video import is_sequence_path
+
+    # An image sequence has no preset (a sequence's default output is a sequence too).
+    if spec.encode.preset is not None or any(p is not None and is_sequence_path(p) for p in (spec.input, spec.output)):
+        return spec.encode
 
     return replace(spec.encode, preset=default_preset(_device_type(spec.model)))
 
