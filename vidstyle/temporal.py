@@ -39,17 +39,24 @@ Frames are float RGB ``(B, 3, H, W)`` in [0, 1], in display order; features
 ``(B, C, h, w)``. A batch is processed in order, frame by frame where the
 recursion needs it (cheap: the model's work stays batched).
 
-Example (the order a render loop calls it in; ``small`` is the batch at the
-network's working size, ``new_shot`` a flag per frame)::
+In a render the stage runs inside the model call: :meth:`Temporal.hooks`
+gives one batch's :class:`TemporalHooks`, which
+:meth:`vidstyle.stylize.Stylizer.stylize` calls around its encoder and
+decoder (:class:`vidstyle.stylize.BatchHooks`)::
 
     state = Temporal(TemporalSettings())
     for batch in batches:                                   # frames in order
-        motion = state.motion(small, new_shot)              # flow + weights
-        feats = encoder(small)
-        target = state.features(feats, motion, style_mean, style_std)
-        # or, for any look: transfer with state.content_stats(feats, motion),
-        # then state.blend_features(target, motion)
-        out = state.output(decoder(target), motion)         # before colour and resizing
+        out = stylizer.stylize(batch.rgb, looks, hooks=state.hooks(new_shot))
+
+The same by hand (``small`` is the batch at the network's working size,
+``new_shot`` a flag per frame)::
+
+    motion = state.motion(small, new_shot)                  # flow + weights
+    feats = encoder(small)
+    target = state.features(feats, motion, style_mean, style_std)
+    # or, for any look: transfer with state.content_stats(feats, motion),
+    # then state.blend_features(target, motion)
+    out = state.output(decoder(target), motion)             # before colour and resizing
 """
 from __future__ import annotations
 
@@ -66,6 +73,7 @@ __all__ = [
     "TemporalSettings",
     "Motion",
     "Temporal",
+    "TemporalHooks",
     "luma",
     "flow_shape",
     "flow",
@@ -456,6 +464,13 @@ class Temporal:
         """Forget everything: the next frame is stylized as if it were the first."""
         self._grey = self._stats = self._feat = self._out = None
 
+    def hooks(self, new_shot: Sequence[bool] | None = None) -> TemporalHooks:
+        """This stage for one batch of :meth:`vidstyle.stylize.Stylizer.stylize` (``hooks=``).
+
+        ``new_shot`` as for :meth:`motion`.
+        """
+        return TemporalHooks(self, None if new_shot is None else tuple(bool(f) for f in new_shot))
+
     def motion(self, frames: torch.Tensor, new_shot: Sequence[bool] | None = None) -> Motion:
         """Flow from each frame to its predecessor and the blend weights, for a batch.
 
@@ -591,3 +606,40 @@ class Temporal:
             self._out = o
             out.append(o)
         return torch.cat(out)
+
+
+@dataclass
+class TemporalHooks:
+    """One batch of the temporal stage, as the hooks of :meth:`vidstyle.stylize.Stylizer.stylize`.
+
+    ``begin`` computes the batch's :class:`Motion` from the source frames at
+    the working size; ``content_stats`` gives the steady statistics (None with
+    ``stats`` 0: AdaIN then takes each frame's own, exactly as without this
+    stage); ``features`` blends the decoder's input, ``output`` the decoded
+    frames. Made by :meth:`Temporal.hooks`; used once, in that order.
+    """
+
+    state: Temporal
+    new_shot: tuple[bool, ...] | None = None
+    motion: Motion | None = field(default=None, repr=False)
+
+    def begin(self, small: torch.Tensor) -> None:
+        self.motion = self.state.motion(small, self.new_shot)
+
+    def _motion(self) -> Motion:
+        if self.motion is None:
+            raise RuntimeError("TemporalHooks.begin must come first")
+        return self.motion
+
+    def content_stats(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if self.state.settings.stats == 0:
+            return None
+        return self.state.content_stats(feats, self._motion())
+
+    def features(self, target: torch.Tensor) -> torch.Tensor:
+        if self.state.settings.features == 0:
+            return target
+        return self.state.blend_features(target, self._motion())
+
+    def output(self, decoded: torch.Tensor) -> torch.Tensor:
+        return self.state.output(decoded, self._motion())
