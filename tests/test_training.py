@@ -253,3 +253,112 @@ def test_sigterm_stops_the_loop_and_exports(tiny_set, tmp_path):
     assert proc.returncode == 0, rest
     assert "SIGTERM: stopping" in rest and out.exists()
     load_decoder(path=out)
+
+
+# --- the faster step and the recipe options (issue 13) ---
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_channel_stats_equal_the_library_ones_with_gradients(channels_last):
+    from vidstyle.stats import channel_stats
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 5, 6, 7, generator=g, dtype=torch.float64).mul(3).float()
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    w_mean, w_std = torch.rand(2, 5, 1, 1, generator=g), torch.rand(2, 5, 1, 1, generator=g)
+    ref, fast = channel_stats(a), objective.channel_stats(b)
+    for r, f in zip(ref, fast):
+        assert f.shape == r.shape and f.dtype == torch.float32
+        assert torch.allclose(f, r, atol=1e-5)
+    ((ref[0] * w_mean).sum() + (ref[1] * w_std).sum()).backward()
+    ((fast[0] * w_mean).sum() + (fast[1] * w_std).sum()).backward()
+    assert torch.allclose(b.grad, a.grad, atol=1e-5)
+
+
+def test_fast_channel_stats_sum_in_float32_under_bf16_autocast():
+    x = torch.rand(1, 4, 8, 8).mul(2).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mean, std = objective.channel_stats(x)
+    assert mean.dtype == std.dtype == torch.float32
+    xf = x.float().reshape(1, 4, -1)
+    assert torch.allclose(std.flatten(), (xf.var(2, unbiased=False) + 1e-5).sqrt().flatten(), atol=1e-5)
+
+
+def test_reconstruction_samples_target_their_own_content():
+    g = torch.Generator().manual_seed(0)
+    content, style = torch.rand(3, 3, 32, 32, generator=g), torch.rand(3, 3, 32, 32, generator=g)
+    enc = load_encoder()
+    torch.manual_seed(0)
+    dec = Decoder()
+    other_style = torch.rand(3, 3, 32, 32, generator=g)
+    with torch.no_grad():
+        # With every pair a reconstruction sample the style images do not matter.
+        a = objective.adain_losses(enc, dec, content, style, recon=3, tv=True)
+        b = objective.adain_losses(enc, dec, content, other_style, recon=3)
+        # ... and a recon sample is the same as passing the content as its own style.
+        c = objective.adain_losses(enc, dec, content, content)
+        d = objective.adain_losses(enc, dec, content, style, recon=1)
+    assert torch.allclose(a.output, b.output) and torch.allclose(a.content, c.content, rtol=1e-4)
+    assert a.pixel is not None and b.tv is None and c.pixel is None and d.pixel is not None
+    assert torch.allclose(a.pixel, torch.nn.functional.mse_loss(a.output, content))
+    assert float(a.tv) == pytest.approx(float(objective.total_variation(a.output)))
+    assert float(a.total(10.0, 2.0, 3.0)) == pytest.approx(float(a.content + 10 * a.style + 2 * a.pixel + 3 * a.tv), rel=1e-5)
+    assert float(c.total(10.0, 2.0, 3.0)) == pytest.approx(float(c.content + 10 * c.style), rel=1e-5)
+
+
+def test_total_variation_of_a_flat_image_is_zero_and_of_a_checkerboard_is_not():
+    assert float(objective.total_variation(torch.full((1, 3, 8, 8), 0.3))) == 0.0
+    board = (torch.arange(8).reshape(1, 8) + torch.arange(8).reshape(8, 1)).remainder(2).float().expand(1, 3, 8, 8)
+    assert float(objective.total_variation(board)) == pytest.approx(2.0)
+
+
+def test_recon_count_warm_up_then_fraction():
+    assert train.recon_count(8, 0.25, 0, 100) == 8
+    assert train.recon_count(8, 0.25, 100, 100) == 2
+    assert train.recon_count(8, 0.01, 100, 0) == 1
+    assert train.recon_count(8, 0.0, 5, 0) == 0
+
+
+def test_cpu_minutes_budget_stops_and_logs_cpu_seconds(tiny_set, tmp_path):
+    out = tmp_path / "decoder.safetensors"
+    run_dir = tmp_path / "run"
+    # --export-minutes 0.001: every iteration exports, and writes a log row.
+    rc = train.main(["--data", str(tiny_set), "--minutes", "5", "--cpu-minutes", "0.01", "--crop", "32", "--batch", "2",
+                     "--threads", "1", "--run-dir", str(run_dir), "--out", str(out), "--no-sums", "--export-minutes", "0.001",
+                     "--recon-fraction", "0.5", "--pixel-weight", "1", "--tv-weight", "1", "--precision", "fp32"])
+    assert rc == 0
+    with open(run_dir / "loss_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and float(rows[-1]["cpu_seconds"]) > 0 and rows[-1]["loss_pixel"] != ""
+    from safetensors import safe_open
+
+    with safe_open(str(out), "pt") as f:
+        meta = f.metadata()
+    assert meta["recon_fraction"] == "0.5" and meta["precision"] == "fp32" and float(meta["cpu_seconds"]) < 60
+    ck = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    assert ck["cpu_seconds"] > 0
+
+
+def test_evaluate_reports_reconstruction_psnr_and_a_sheet_row_per_decoder(tiny_set, tmp_path):
+    from PIL import Image as PILImage
+
+    torch.manual_seed(0)
+    decoders = {"a": Decoder(), "b": Decoder()}
+    sheet = tmp_path / "sheet.png"
+    results = evaluate.evaluate(tiny_set, decoders, (32,), sheet, tile=16, sheet_layout="decoders", sheet_pairs=2)
+    assert all(r["reconstruction_psnr"] > 0 for r in results)
+    # content row, style row, one row per decoder; one column per pair.
+    assert PILImage.open(sheet).size == (2 * 16, 4 * 16)
+
+
+def test_reconstruction_psnr_is_high_for_a_decoder_that_gives_the_picture_back():
+    enc = load_encoder()
+    c = 0.5 * torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+
+    class Oracle(torch.nn.Module):
+        def forward(self, feats):
+            return c + 0.01
+
+    assert evaluate.reconstruction_psnr(enc, Oracle(), c) == pytest.approx(40.0, abs=0.01)

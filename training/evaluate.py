@@ -17,9 +17,13 @@ then stylized at alpha 1. One JSON line per decoder and size, with the means ove
 - ``style_fraction``: style loss of the result / style loss of the unstylized
   content image against the same style: 1 = no move towards the style, 0 = the
   style's statistics reached.
+- ``reconstruction_psnr``: alpha 0, PSNR in dB of ``decode(encode(content))``
+  (clamped to [0, 1]) against the content, averaged over the distinct content
+  photos of the pairs: whether the decoder gives the picture back.
 
 The sheet shows content | style | one result per decoder for the first 8 pairs,
-at the last --size.
+at the last --size; ``--sheet-layout decoders`` turns it: a row of contents, a
+row of styles, then a row per decoder (experiments with many decoders).
 """
 from __future__ import annotations
 
@@ -82,15 +86,24 @@ def pair_metrics(encoder: Encoder, decoder: Decoder, c: torch.Tensor, s: torch.T
 
 
 @torch.no_grad()
+def reconstruction_psnr(encoder: Encoder, decoder: Decoder, c: torch.Tensor) -> float:
+    """PSNR in dB of ``decode(encode(c))`` against ``c``, ``(1, 3, H, W)`` in [0, 1]: the alpha-0 result."""
+    mse = F.mse_loss(decoder(encoder.encode(c)).clamp(0, 1), c)
+    return float(10 * torch.log10(1 / mse.clamp_min(1e-10)))
+
+
+@torch.no_grad()
 def evaluate(data: Path, decoders: dict[str, Decoder], sizes: tuple[int, ...] = (256,), sheet: Path | None = None,
-             tile: int = 192, device: str | torch.device = "cpu") -> list[dict]:
-    """One result dict per decoder and size (means over the pairs of ``data/val_pairs.json``)."""
-    pairs = json.loads((data / "val_pairs.json").read_text())
+             tile: int = 192, device: str | torch.device = "cpu", sheet_layout: str = "pairs",
+             sheet_pairs: int = SHEET_ROWS, limit_pairs: int | None = None) -> list[dict]:
+    """One result dict per decoder and size (means over the pairs of ``data/val_pairs.json``, or its first ``limit_pairs``)."""
+    pairs = json.loads((data / "val_pairs.json").read_text())[:limit_pairs]
     encoder = load_encoder().to(device)
     decoders = {name: d.to(device).eval() for name, d in decoders.items()}
     results = []
     for size in sizes:
         sums = {name: {} for name in decoders}
+        psnr = {name: {} for name in decoders}
         rows = []
         for pair in pairs:
             c = square(data / pair["content"], size).to(device)
@@ -100,13 +113,18 @@ def evaluate(data: Path, decoders: dict[str, Decoder], sizes: tuple[int, ...] = 
                 metrics, out = pair_metrics(encoder, decoder, c, s)
                 for k, v in metrics.items():
                     sums[name][k] = sums[name].get(k, 0.0) + v
+                if pair["content"] not in psnr[name]:
+                    psnr[name][pair["content"]] = reconstruction_psnr(encoder, decoder, c)
                 row.append(out)
-            if len(rows) < SHEET_ROWS:
+            if len(rows) < sheet_pairs:
                 rows.append(tuple(row))
         n = len(pairs)
         for name in decoders:
-            results.append({"decoder": name, "size": size, "pairs": n, **{k: round(v / n, 5) for k, v in sums[name].items()}})
+            results.append({"decoder": name, "size": size, "pairs": n, **{k: round(v / n, 5) for k, v in sums[name].items()},
+                            "reconstruction_psnr": round(sum(psnr[name].values()) / len(psnr[name]), 3)})
         if sheet is not None and size == sizes[-1]:
+            if sheet_layout == "decoders":
+                rows = list(zip(*rows))
             write_image(sheet, Image(contact_sheet(rows, tile)), overwrite=True)
     return results
 
@@ -119,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--untrained", action="store_true", help="also evaluate a random decoder (seed 0), for scale")
     ap.add_argument("--size", type=int, action="append", default=[], help="working size (repeatable; default 256)")
     ap.add_argument("--sheet", type=Path, default=None, help="write the contact sheet PNG here")
+    ap.add_argument("--sheet-layout", choices=("pairs", "decoders"), default="pairs",
+                    help="pairs: a row per pair (content | style | decoders...); decoders: a row per decoder")
+    ap.add_argument("--sheet-pairs", type=int, default=SHEET_ROWS, help="how many pairs the sheet shows")
+    ap.add_argument("--tile", type=int, default=192, help="sheet tile size in pixels")
+    ap.add_argument("--limit-pairs", type=int, default=None, help="only the first N pairs (a quick sheet; not for the numbers)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     decoders: dict[str, Decoder] = {}
@@ -129,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.untrained:
         torch.manual_seed(0)
         decoders["untrained"] = Decoder()
-    for result in evaluate(args.data, decoders, tuple(args.size or [256]), args.sheet, device=args.device):
+    for result in evaluate(args.data, decoders, tuple(args.size or [256]), args.sheet, args.tile, args.device,
+                           args.sheet_layout, args.sheet_pairs, args.limit_pairs):
         print(json.dumps(result))
     return 0
 

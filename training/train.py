@@ -11,6 +11,14 @@ code's inverse-time decay; style weight 10. Seeded.
 Time: ``--minutes`` is training-loop time. It starts at the first real step,
 after ``--warmup-steps`` forward/backward passes that change nothing (they let
 cuDNN pick its kernels), so image decoding and autotuning never eat the budget.
+``--cpu-minutes`` is a budget of this process's CPU time in the loop instead:
+on a shared CPU, where a run may be slowed or paused (``kill -STOP``) by other
+work, it is what makes runs comparable.
+
+Speed: bfloat16 autocast with channels_last tensors on CUDA, and on CPUs that
+compute bfloat16 natively (AMX or AVX-512 BF16: about three times the float32
+step there); float32 elsewhere (``--precision``). The objective's channel
+statistics are matrix products with a closed-form backward (objective.py).
 
 Results: the fp16 decoder is exported to ``--out`` every ``--export-minutes`` and
 when the loop ends — budget spent, SIGTERM or Ctrl-C — so a run cut short still
@@ -46,6 +54,8 @@ from vidstyle.model import DECODER_FILE, SUMS_FILE, Decoder, encoder_id, load_de
 BASE_LR, BASE_BATCH = 1e-4, 8
 CUDA_BATCH = 32
 EXIT_NONFINITE = 3
+LOG_HEADER = ["iteration", "samples", "seconds", "loss_content", "loss_style", "loss_total", "lr", "samples_per_s",
+              "cpu_seconds", "loss_pixel"]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -107,6 +117,23 @@ def scaled_lr(batch: int) -> float:
     return BASE_LR * math.sqrt(batch / BASE_BATCH)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 convolutions run natively on ``device`` (every CUDA card we use; AMX/AVX-512 BF16 CPUs)."""
+    if device.type == "cuda":
+        return True
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def recon_count(batch: int, fraction: float, samples: int, warmup_samples: int) -> int:
+    """How many pairs of the next batch are reconstruction (alpha-0) samples: all of them during the warm-up."""
+    if samples < warmup_samples:
+        return batch
+    return min(batch, max(1, round(batch * fraction))) if fraction > 0 else 0
+
+
 def lr_factor(it: int, warmup: int, decay: float) -> float:
     """Linear warm-up over ``warmup`` iterations, then the official code's inverse-time decay."""
     ramp = min(1.0, (it + 1) / warmup) if warmup > 0 else 1.0
@@ -117,6 +144,8 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="train the AdaIN decoder")
     ap.add_argument("--data", type=Path, default=ROOT / "training" / "data")
     ap.add_argument("--minutes", type=float, required=True, help="training-loop time; stops cleanly when spent")
+    ap.add_argument("--cpu-minutes", type=float, default=0.0,
+                    help="also stop after this much CPU time of this process in the loop (0: no limit; shared CPUs)")
     ap.add_argument("--samples", type=int, default=0, help="also stop after this many samples in all (0: no limit; equal-sample experiments)")
     ap.add_argument("--crop", type=int, default=256)
     ap.add_argument("--load-size", type=int, default=0, help="shorter side images are resized to (default 2x crop, as 512/256 in the paper)")
@@ -125,6 +154,13 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--lr-warmup", type=int, default=-1, help="linear warm-up iterations (-1: 200 on CUDA, 0 on CPU)")
     ap.add_argument("--lr-decay", type=float, default=5e-5)
     ap.add_argument("--style-weight", type=float, default=STYLE_WEIGHT)
+    ap.add_argument("--recon-fraction", type=float, default=0.0,
+                    help="share of each batch whose style is its own content (alpha 0: the decoder learns to give the content back)")
+    ap.add_argument("--recon-warmup", type=int, default=0, help="samples of reconstruction only before AdaIN training")
+    ap.add_argument("--pixel-weight", type=float, default=0.0, help="weight of the pixel loss on the reconstruction samples")
+    ap.add_argument("--tv-weight", type=float, default=0.0, help="weight of the output's total variation")
+    ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                    help="auto: bfloat16 autocast + channels_last where bf16 is native (CUDA, AMX CPUs), else float32")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--run-dir", type=Path, default=ROOT / "training" / "runs" / "default")
@@ -167,6 +203,7 @@ def train(args: argparse.Namespace) -> dict[str, str]:
     lr = args.lr or scaled_lr(batch)
     lr_warmup = args.lr_warmup if args.lr_warmup >= 0 else (200 if cuda else 0)
     warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else (3 if cuda else 0)
+    bf16 = args.precision == "bf16" or (args.precision == "auto" and native_bf16(device))
 
     t0 = time.monotonic()
     load_size = args.load_size or 2 * args.crop
@@ -181,7 +218,8 @@ def train(args: argparse.Namespace) -> dict[str, str]:
         decoder.load_state_dict(load_decoder(path=args.init).state_dict())
         decoder.requires_grad_(True)
     decoder.to(device)
-    if cuda:
+    if bf16:
+        # channels_last pays with bf16 (oneDNN, cuDNN); on a CPU in float32 it is slower.
         encoder.to(memory_format=torch.channels_last)
         decoder.to(memory_format=torch.channels_last)
     decoder.train()
@@ -191,7 +229,7 @@ def train(args: argparse.Namespace) -> dict[str, str]:
     args.run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = args.run_dir / "checkpoint.pt"
     log_path = args.run_dir / "loss_log.csv"
-    it, samples, trained_s = 0, 0, 0.0
+    it, samples, trained_s, cpu_s = 0, 0, 0.0, 0.0
     if args.resume and ckpt_path.exists():
         # Load on the CPU: the saved RNG states must stay CPU tensors; the optimizer
         # state follows the parameters' device in load_state_dict.
@@ -202,17 +240,18 @@ def train(args: argparse.Namespace) -> dict[str, str]:
         gen.set_state(ck["generator"])
         torch.set_rng_state(ck["torch_rng"])
         it, samples, trained_s = ck["iteration"], ck["samples"], ck["trained_seconds"]
+        cpu_s = ck.get("cpu_seconds", 0.0)
         print(f"resumed at iteration {it} ({samples} samples)", flush=True)
     elif log_path.exists():
         log_path.unlink()
 
-    def step(c: torch.Tensor, s: torch.Tensor):
-        if cuda:
+    def step(c: torch.Tensor, s: torch.Tensor, recon: int):
+        if bf16:
             c = c.contiguous(memory_format=torch.channels_last)
             s = s.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            losses = adain_losses(encoder, decoder, c, s)
-            loss = losses.total(args.style_weight)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            losses = adain_losses(encoder, decoder, c, s, recon=recon, tv=args.tv_weight > 0)
+            loss = losses.total(args.style_weight, args.pixel_weight, args.tv_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         return losses
@@ -221,23 +260,25 @@ def train(args: argparse.Namespace) -> dict[str, str]:
     # crops from a separate generator, and no optimizer step: they change nothing.
     warm_gen = torch.Generator(device="cpu").manual_seed(args.seed + 1)
     for _ in range(warmup_steps):
-        step(random_crops(content, batch, args.crop, warm_gen), random_crops(styles, batch, args.crop, warm_gen))
+        step(random_crops(content, batch, args.crop, warm_gen), random_crops(styles, batch, args.crop, warm_gen),
+             recon_count(batch, args.recon_fraction, 0, args.recon_warmup))
     opt.zero_grad(set_to_none=True)
     if cuda:
         torch.cuda.synchronize()
     print(f"ready after {time.monotonic() - t0:.1f}s ({warmup_steps} warm-up passes)", flush=True)
 
-    def checkpoint(seconds: float) -> None:
+    def checkpoint(seconds: float, cpu_seconds: float) -> None:
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"decoder": decoder.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                     "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "iteration": it,
-                    "samples": samples, "trained_seconds": seconds, "args": {k: str(v) for k, v in vars(args).items()}}, tmp)
+                    "samples": samples, "trained_seconds": seconds, "cpu_seconds": cpu_seconds,
+                    "args": {k: str(v) for k, v in vars(args).items()}}, tmp)
         tmp.replace(ckpt_path)
 
     out = args.out or weights_dir() / DECODER_FILE
     exported: dict[str, str] = {}
 
-    def export(seconds: float) -> None:
+    def export(seconds: float, cpu_seconds: float) -> None:
         # A finite loss can still come with a non-finite gradient (bf16 overflow):
         # check the weights themselves before they replace the last good export.
         if not all(bool(torch.isfinite(p).all()) for p in decoder.parameters()):
@@ -245,7 +286,11 @@ def train(args: argparse.Namespace) -> dict[str, str]:
         meta = {
             "encoder_id": encoder_id(), "iterations": str(it), "samples": str(samples), "crop": str(args.crop),
             "batch": str(batch), "lr": f"{lr:g}", "device": torch.cuda.get_device_name(device) if cuda else "cpu",
-            "train_seconds": f"{seconds:.0f}", "style_weight": str(args.style_weight), "seed": str(args.seed),
+            "train_seconds": f"{seconds:.0f}", "cpu_seconds": f"{cpu_seconds:.0f}", "style_weight": str(args.style_weight), "seed": str(args.seed),
+            "load_size": str(load_size), "precision": "bf16" if bf16 else "fp32",
+            "recon_fraction": str(args.recon_fraction), "recon_warmup": str(args.recon_warmup),
+            "pixel_weight": str(args.pixel_weight), "tv_weight": str(args.tv_weight),
+            "init": args.init.name if args.init else "random",
         }
         was_training = decoder.training
         decoder.eval()
@@ -259,7 +304,7 @@ def train(args: argparse.Namespace) -> dict[str, str]:
     log_file = open(log_path, "a", newline="")
     log = csv.writer(log_file)
     if new_log:
-        log.writerow(["iteration", "samples", "seconds", "loss_content", "loss_style", "loss_total", "lr", "samples_per_s"])
+        log.writerow(LOG_HEADER)
 
     stop = {"signal": None}
 
@@ -268,18 +313,20 @@ def train(args: argparse.Namespace) -> dict[str, str]:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     print(f"training: batch {batch}, lr {lr:g} (warm-up {lr_warmup}), crop {args.crop}, device {device}"
-          + (f" ({torch.cuda.get_device_name(device)})" if cuda else ""), flush=True)
+          + (f" ({torch.cuda.get_device_name(device)})" if cuda else "") + (", bf16" if bf16 else ", fp32"), flush=True)
     budget = args.minutes * 60.0
-    loop_start = time.monotonic()
+    cpu_budget = args.cpu_minutes * 60.0
+    loop_start, cpu_start = time.monotonic(), time.process_time()
     last_ckpt = last_print = last_export = loop_start
     window_samples, window_start = 0, loop_start
     losses = None
     try:
         while (time.monotonic() - loop_start < budget and stop["signal"] is None
-               and not (args.samples and samples >= args.samples)):
+               and not (args.samples and samples >= args.samples)
+               and not (cpu_budget and time.process_time() - cpu_start >= cpu_budget)):
             c = random_crops(content, batch, args.crop, gen)
             s = random_crops(styles, batch, args.crop, gen)
-            losses = step(c, s)
+            losses = step(c, s, recon_count(batch, args.recon_fraction, samples, args.recon_warmup))
             opt.step()
             sched.step()
             it += 1
@@ -296,28 +343,31 @@ def train(args: argparse.Namespace) -> dict[str, str]:
                 if not (math.isfinite(lc) and math.isfinite(ls)):
                     raise NonFiniteLoss(f"non-finite loss at iteration {it} (content {lc}, style {ls})")
                 rate = window_samples / max(now - window_start, 1e-9)
+                lp = "" if losses.pixel is None else f"{float(losses.pixel.detach()):.5f}"
                 log.writerow([it, samples, f"{trained_s + now - loop_start:.1f}", f"{lc:.4f}", f"{ls:.4f}",
-                              f"{lc + args.style_weight * ls:.4f}", f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}"])
+                              f"{lc + args.style_weight * ls:.4f}", f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}",
+                              f"{cpu_s + time.process_time() - cpu_start:.1f}", lp])
                 log_file.flush()
                 if now - last_print > 30:
                     print(f"it {it} samples {samples} content {lc:.3f} style {ls:.3f} {rate:.1f} samples/s", flush=True)
                     last_print = now
                 window_samples, window_start = 0, now
                 if due_export:
-                    export(trained_s + now - loop_start)
+                    export(trained_s + now - loop_start, cpu_s + time.process_time() - cpu_start)
                     last_export = now
             if args.checkpoint_minutes > 0 and now - last_ckpt > args.checkpoint_minutes * 60:
-                checkpoint(trained_s + now - loop_start)
+                checkpoint(trained_s + now - loop_start, cpu_s + time.process_time() - cpu_start)
                 last_ckpt = now
         if stop["signal"]:
             print(f"{stop['signal']}: stopping at iteration {it}", flush=True)
         trained_s += time.monotonic() - loop_start
+        cpu_s += time.process_time() - cpu_start
         # The last window's losses are checked before the final export.
         if losses is not None and not all(math.isfinite(float(v.detach())) for v in (losses.content, losses.style)):
             raise NonFiniteLoss(f"non-finite loss at iteration {it}")
         if args.checkpoint_minutes > 0:
-            checkpoint(trained_s)
-        export(trained_s)
+            checkpoint(trained_s, cpu_s)
+        export(trained_s, cpu_s)
     finally:
         log_file.close()
         for s, handler in previous.items():
