@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .errors import SettingsError
+from .look import Look
 from .masks import MaskedReader, MaskLoader
 from .pipeline import run_pipeline
 from .settings import EncodeSettings, ModelSettings, SequenceSettings, Span, SteadySettings, StyleSettings
@@ -89,9 +90,10 @@ class Steady:
     state: Temporal
     resets: frozenset[int] = frozenset()
 
-    def hooks(self, batch: FrameBatch) -> TemporalHooks:
-        """The stage's hooks for a decoded batch (in order, after the previous one)."""
-        return self.state.hooks([i in self.resets for i in batch.indices])
+    def hooks(self, batch: FrameBatch, looks: Sequence[Look]) -> TemporalHooks:
+        """The stage's hooks for a decoded batch (in order, after the previous one) and its frames' looks."""
+        masks = [look.masks for look in looks] if any(look.masks is not None for look in looks) else None
+        return self.state.hooks([i in self.resets for i in batch.indices], masks)
 
 
 def stylize_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch,
@@ -104,8 +106,8 @@ def stylize_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch
     Shape:
         ``batch.rgb`` ``(B, 3, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1].
     """
-    hooks = None if steady is None else steady.hooks(batch)
-    return stylizer.stylize(batch.rgb, schedule.looks_for(batch), hooks=hooks)
+    looks = schedule.looks_for(batch)
+    return stylizer.stylize(batch.rgb, looks, hooks=None if steady is None else steady.hooks(batch, looks))
 
 
 def _first_frame(info: VideoInfo) -> torch.Tensor:
