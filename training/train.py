@@ -306,6 +306,18 @@ def train(args: argparse.Namespace) -> dict[str, str]:
     if new_log:
         log.writerow(LOG_HEADER)
 
+    logged = {"iteration": it}
+
+    def log_row(lc: float, ls: float, now: float, seconds: float, cpu_seconds: float) -> float:
+        """One loss_log.csv row for the current iteration; returns the samples per second of the window it closes."""
+        rate = window_samples / max(now - window_start, 1e-9)
+        lp = "" if losses.pixel is None else f"{float(losses.pixel.detach()):.5f}"
+        log.writerow([it, samples, f"{seconds:.1f}", f"{lc:.4f}", f"{ls:.4f}", f"{lc + args.style_weight * ls:.4f}",
+                      f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}", f"{cpu_seconds:.1f}", lp])
+        log_file.flush()
+        logged["iteration"] = it
+        return rate
+
     stop = {"signal": None}
 
     def on_signal(signum, _frame):
@@ -342,12 +354,7 @@ def train(args: argparse.Namespace) -> dict[str, str]:
                 lc, ls = float(losses.content.detach()), float(losses.style.detach())
                 if not (math.isfinite(lc) and math.isfinite(ls)):
                     raise NonFiniteLoss(f"non-finite loss at iteration {it} (content {lc}, style {ls})")
-                rate = window_samples / max(now - window_start, 1e-9)
-                lp = "" if losses.pixel is None else f"{float(losses.pixel.detach()):.5f}"
-                log.writerow([it, samples, f"{trained_s + now - loop_start:.1f}", f"{lc:.4f}", f"{ls:.4f}",
-                              f"{lc + args.style_weight * ls:.4f}", f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}",
-                              f"{cpu_s + time.process_time() - cpu_start:.1f}", lp])
-                log_file.flush()
+                rate = log_row(lc, ls, now, trained_s + now - loop_start, cpu_s + time.process_time() - cpu_start)
                 if now - last_print > 30:
                     print(f"it {it} samples {samples} content {lc:.3f} style {ls:.3f} {rate:.1f} samples/s", flush=True)
                     last_print = now
@@ -365,6 +372,10 @@ def train(args: argparse.Namespace) -> dict[str, str]:
         # The last window's losses are checked before the final export.
         if losses is not None and not all(math.isfinite(float(v.detach())) for v in (losses.content, losses.style)):
             raise NonFiniteLoss(f"non-finite loss at iteration {it}")
+        # Rows come every 10 iterations: without a closing row a short run (or the
+        # tail of a long one) would leave no record of where it stopped.
+        if losses is not None and logged["iteration"] != it:
+            log_row(float(losses.content.detach()), float(losses.style.detach()), time.monotonic(), trained_s, cpu_s)
         if args.checkpoint_minutes > 0:
             checkpoint(trained_s, cpu_s)
         export(trained_s, cpu_s)
