@@ -381,3 +381,23 @@ def test_reconstruction_psnr_is_high_for_a_decoder_that_gives_the_picture_back()
 
     assert evaluate.reconstruction_psnr(enc, Oracle(), c) == pytest.approx(40.0, abs=0.01)
 
+
+def test_pair_metrics_with_shared_pair_features_match_the_training_objective():
+    # evaluate() encodes each pair once for all decoders; the numbers must stay the objective's own.
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    c, s = torch.rand(1, 3, 32, 32, generator=g), torch.rand(1, 3, 32, 32, generator=g)
+    enc, dec = load_encoder(), Decoder().eval()
+    metrics, out = evaluate.pair_metrics(enc, dec, c, s, evaluate.pair_features(enc, c, s))
+    with torch.no_grad():
+        ref = objective.adain_losses(enc, dec, c, s)
+        s_stats = [objective.channel_stats(f) for f in enc(s, evaluate.TAPS)]
+        before = float(objective.style_loss(enc(c, evaluate.TAPS), s_stats))
+        structure = float(evaluate.structure_score(enc, ref.output, c))
+    assert torch.allclose(out, ref.output, atol=1e-5)
+    assert metrics["content_loss"] == pytest.approx(float(ref.content), rel=1e-4)
+    assert metrics["style_loss"] == pytest.approx(float(ref.style), rel=1e-4)
+    assert metrics["structure"] == pytest.approx(structure, rel=1e-4)
+    assert metrics["style_fraction"] == pytest.approx(float(ref.style) / before, rel=1e-4)
+    assert evaluate.reconstruction_psnr(enc, dec, c, enc.encode(c)) == pytest.approx(evaluate.reconstruction_psnr(enc, dec, c))
+
