@@ -401,3 +401,10 @@ def test_pair_metrics_with_shared_pair_features_match_the_training_objective():
     assert metrics["style_fraction"] == pytest.approx(float(ref.style) / before, rel=1e-4)
     assert evaluate.reconstruction_psnr(enc, dec, c, enc.encode(c)) == pytest.approx(evaluate.reconstruction_psnr(enc, dec, c))
 
+
+def test_the_default_recipe_trains_with_reconstruction_pairs():
+    # The GPU job passes no recipe flags: the parser's defaults are the recipe EXPERIMENTS.md chose.
+    args = train.parser().parse_args(["--minutes", "1"])
+    assert (args.recon_fraction, args.pixel_weight, args.style_weight) == (0.25, 10.0, 10.0)
+    assert train.recon_count(train.BASE_BATCH, args.recon_fraction, 0, args.recon_warmup) == 2
+    assert train.recon_count(train.CUDA_BATCH, args.recon_fraction, 0, args.recon_warmup) == 8
