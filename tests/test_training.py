@@ -6,7 +6,6 @@ import os
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
