@@ -51,7 +51,6 @@ import hashlib
 import os
 import platform
 import re
-import signal
 import statistics
 import sys
 import time
@@ -60,12 +59,14 @@ from pathlib import Path
 
 import torch
 
+import report
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 from vidstyle.imageio import read_image, resize, working_size  # noqa: E402
 from vidstyle.model import DECODER_FILE, TAPS, weights_dir  # noqa: E402
-from vidstyle.settings import Span  # noqa: E402
+from vidstyle.settings import Span, SteadySettings  # noqa: E402
 from vidstyle.shots import detect_shots  # noqa: E402
 from vidstyle.stats import adain, channel_stats  # noqa: E402
 from vidstyle.stylize import STYLE_SIZE, Stylizer  # noqa: E402
@@ -74,7 +75,6 @@ from vidstyle.video import FrameReader  # noqa: E402
 
 MEDIA = ROOT / "examples" / "media"
 DEFAULT_STYLE = ROOT / "examples" / "styles" / "starry_night.jpg"
-TRAINING_PIDS = Path("/tmp/vidstyle-training.pids")
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,8 @@ EXTRA_METHODS: dict[str, TemporalSettings] = {
         features=0.9, output=0.8, contrast=5, tolerance=0.15, flow_method="dis"
     ),
 }
+# The product's strength setting (vidstyle.settings.SteadySettings: --steady-strength), below the default (1).
+EXTRA_METHODS.update({f"steady strength {x}": SteadySettings(strength=x).temporal() for x in (0.5, 0.75)})
 NO_RESET = "no cut reset"  # methods named so get no shot list either
 
 
@@ -354,30 +356,6 @@ def machine() -> str:
             f"({platform.machine()}); other processes running at the start: {', '.join(sorted(others)) or 'none'}")
 
 
-class Paused:
-    """SIGSTOP the training processes listed in /tmp/vidstyle-training.pids while timing; always resume them."""
-
-    def __enter__(self):
-        self.pids = []
-        if TRAINING_PIDS.exists():
-            self.pids = [int(p) for p in TRAINING_PIDS.read_text().split() if p.strip().isdigit()]
-        for pid in self.pids:
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
-        self._old = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        return self
-
-    def __exit__(self, *exc):
-        for pid in self.pids:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-        signal.signal(signal.SIGTERM, self._old)
-
-
 def temporal_study(args) -> str:
     st = Stylizer(device=args.device, size=args.size)
     quality = Quality(st, args.style)
@@ -385,7 +363,7 @@ def temporal_study(args) -> str:
     methods = {k: v for k, v in everything.items() if k in args.methods} if args.methods else dict(METHODS)
     rows, infos = [], {}
     start = time.perf_counter()
-    with Paused() as paused:
+    with report.Paused() as paused:
         for clip in CLIPS:
             if args.clips and clip.name not in args.clips:
                 continue
@@ -448,7 +426,7 @@ def cost_study(args) -> str:
     everything = {**METHODS, **EXTRA_METHODS}
     methods = {k: v for k, v in everything.items() if k in args.methods} if args.methods else dict(METHODS)
     start = time.perf_counter()
-    with Paused() as paused:
+    with report.Paused() as paused:
         costs, model_ms = cost(st, quality, CLIPS[1], methods, args.cost_frames, args.batch, args.cost_repeats)
     seconds = time.perf_counter() - start
     from vidstyle.video import probe

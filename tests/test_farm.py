@@ -145,8 +145,15 @@ timeline = "{media / 't.toml'}"
     plan = load_plan(plan_dir)
     data = json.loads((plan_dir / "plan.json").read_text())
     assert [[(c["start"], c["stop"]) for c in r["chunks"]] for r in data["renders"]] == [[(0, 10), (10, 20), (20, 30)]] * 2
-    assert data["renders"][0]["shots"] is None
-    assert data["renders"][1]["shots"]["cuts"] == [15]  # the timeline names shots: the list is in the plan
+    # The temporal stage (on by default) starts afresh at every cut: the shot list is in the plan (a.mp4's
+    # blue channel wraps from 240 to 4 at frame 13: a cut).
+    assert data["renders"][0]["shots"]["cuts"] == [13]
+    assert data["renders"][1]["shots"]["cuts"] == [15]
+    # Chunks warm up from the frames before them (32 by default, here back to the video's start), or from the
+    # batch (2) that holds the last cut inside that window (13 in the batch from 12, 15 in the one from 14; the
+    # timeline's cut at 25 is after chunk 20's start).
+    assert [r["warmup"] for r in data["renders"]] == [32, 32]
+    assert [[c["warmup_from"] for c in r["chunks"]] for r in data["renders"]] == [[0, 0, 12], [0, 0, 14]]
 
     # Chunks as a farm would run them: by index, and by frame tokens.
     assert _run(["farm", "render", str(plan_dir), "--chunk", "0", "--chunk", "1", "--quiet"]).exit_code == 0

@@ -16,7 +16,7 @@ from vidstyle._cli import main
 from vidstyle.errors import InputError, SettingsError
 from vidstyle.look import fill_masks
 from vidstyle.masks import MaskLoader, is_video
-from vidstyle.settings import Span, StyleSettings
+from vidstyle.settings import Span, SteadySettings, StyleSettings
 from vidstyle.stats import feather_masks, normalise_masks, resize_masks
 from vidstyle.video import probe
 
@@ -61,7 +61,9 @@ def src(clip_factory) -> Path:
     return clip_factory(ClipSpec("src", width=W, height=H, frames=N))
 
 
-OPTS = dict(encode=LOSSLESS)
+# Each frame on its own: these tests compare regions with reference renders frame by frame (the temporal
+# stage with masks is tested at the end).
+OPTS = dict(encode=LOSSLESS, steady=SteadySettings(enabled=False))
 
 
 @pytest.fixture(scope="module")
@@ -343,3 +345,15 @@ def test_colour_preservation_renders_a_chunk_like_the_whole_run(stylizer, src: P
     assert dist(hist[5], whole[5]) > 0.5
     with pytest.raises(SettingsError, match="unknown colour method"):
         StyleSettings([A], preserve_color=True, color_method="sepia")
+
+
+def test_steadying_lets_a_region_follow_its_mask_video(stylizer, src: Path, loud: Path, tmp_path: Path) -> None:
+    """The source's flow knows nothing of the masks: where they change, the temporal stage keeps no past."""
+    from vidstyle.render import stylize_video
+
+    mv = write_mask_video(tmp_path / "switch.mp4", [half("left" if i < N // 2 else "right") for i in range(N)])
+    style = StyleSettings([A, loud], masks=[mv])
+    steady = decoded(stylize_video(src, tmp_path / "on.mp4", style, stylizer=stylizer, encode=LOSSLESS).output)
+    plain = decoded(stylize_video(src, tmp_path / "off.mp4", style, stylizer=stylizer, **OPTS).output)
+    k = N // 2  # the masks swap sides here: the frame is what it is on its own
+    assert dist(steady[k], plain[k]) < 0.5 < dist(steady[k + 1], plain[k + 1])

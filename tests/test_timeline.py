@@ -449,7 +449,7 @@ def _decoded(path: Path) -> np.ndarray:
 def test_render_follows_a_two_keyframe_timeline(stylizer, clip_factory, tmp_path: Path) -> None:
     from conftest import LOSSLESS
     from vidstyle.render import stylize_video
-    from vidstyle.settings import Span, StyleSettings
+    from vidstyle.settings import Span, SteadySettings, StyleSettings
 
     clip = clip_factory(ClipSpec("src", width=64, height=48, frames=10))
     a, b = DATA / "coffee.jpg", DATA / "chelsea.jpg"
@@ -464,7 +464,8 @@ def test_render_follows_a_two_keyframe_timeline(stylizer, clip_factory, tmp_path
 
     stylizer.load_style = counting
     try:
-        opts = dict(stylizer=stylizer, encode=LOSSLESS)
+        # Each frame on its own, to compare frame by frame with the one-style renders.
+        opts = dict(stylizer=stylizer, encode=LOSSLESS, steady=SteadySettings(enabled=False))
         res = stylize_video(clip, tmp_path / "tl.mp4", StyleSettings(timeline=timeline), **opts)
     finally:
         del stylizer.load_style

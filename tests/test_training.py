@@ -91,6 +91,10 @@ class StepClock:
     def monotonic(self) -> float:
         return self.now
 
+    def process_time(self) -> float:
+        # CPU time follows the same clock: the --cpu-minutes budget and the cpu_seconds column stay deterministic.
+        return self.now
+
     def losses(self, real):
         def step(*args, **kwargs):
             self.now += 1.0
@@ -105,7 +109,7 @@ def test_minutes_budget_stops_and_writes_a_loadable_decoder(tiny_set, tmp_path, 
     from safetensors import safe_open
 
     clock = StepClock()
-    monkeypatch.setattr(train, "time", SimpleNamespace(monotonic=clock.monotonic))
+    monkeypatch.setattr(train, "time", SimpleNamespace(monotonic=clock.monotonic, process_time=clock.process_time))
     monkeypatch.setattr(train, "adain_losses", clock.losses(objective.adain_losses))
     out = tmp_path / "w" / "decoder.safetensors"
     run_dir = tmp_path / "run"
@@ -127,8 +131,9 @@ def test_minutes_budget_stops_and_writes_a_loadable_decoder(tiny_set, tmp_path, 
     assert train.main(args) == 0
     iteration, samples, seconds, adam_steps, exported, log = state()
     assert (iteration, samples, seconds, adam_steps, exported) == (6, 12, 6.0, {6}, ("6", "12"))
-    assert log == [["iteration", "samples", "seconds", "loss_content", "loss_style", "loss_total", "lr",
-                    "samples_per_s"]]  # a row every 10 iterations: none yet
+    # A row every 10 iterations, none of them reached: the closing row still says where the run stopped.
+    assert log[0] == train.LOG_HEADER and [row[:3] for row in log[1:]] == [["6", "12", "6.0"]]
+    assert float(log[1][train.LOG_HEADER.index("cpu_seconds")]) == 6.0
     assert next(load_decoder(path=out).parameters()).dtype == torch.float32
     assert "decoder.safetensors" in (out.parent / "SHA256SUMS").read_text()
 
@@ -136,7 +141,20 @@ def test_minutes_budget_stops_and_writes_a_loadable_decoder(tiny_set, tmp_path, 
     assert train.main([*args, "--resume"]) == 0
     iteration, samples, seconds, adam_steps, exported, log = state()
     assert (iteration, samples, seconds, adam_steps, exported) == (12, 24, 12.0, {12}, ("12", "24"))
-    assert [row[:3] for row in log[1:]] == [["10", "20", "10.0"]]
+    assert [row[:3] for row in log[1:]] == [["6", "12", "6.0"], ["10", "20", "10.0"], ["12", "24", "12.0"]]
+
+
+def test_loss_log_closes_with_one_row_for_the_last_iteration(tiny_set, tmp_path):
+    # 10 iterations end on a regular row: the closing row must not repeat it; 13 end between rows: it adds one.
+    for samples, expected in ((20, ["10"]), (26, ["10", "13"])):
+        run_dir = tmp_path / f"run{samples}"
+        assert train.main(["--data", str(tiny_set), "--minutes", "5", "--samples", str(samples), "--crop", "16",
+                           "--batch", "2", "--threads", "1", "--run-dir", str(run_dir), "--no-sums",
+                           "--out", str(run_dir / "decoder.safetensors"), "--checkpoint-minutes", "0"]) == 0
+        with open(run_dir / "loss_log.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["iteration"] for r in rows] == expected
+        assert float(rows[-1]["loss_content"]) > 0 and float(rows[-1]["cpu_seconds"]) > 0
 
 
 def test_evaluate_runs_on_two_tiny_pairs(tiny_set, tmp_path, capsys):
@@ -362,3 +380,31 @@ def test_reconstruction_psnr_is_high_for_a_decoder_that_gives_the_picture_back()
             return c + 0.01
 
     assert evaluate.reconstruction_psnr(enc, Oracle(), c) == pytest.approx(40.0, abs=0.01)
+
+
+def test_pair_metrics_with_shared_pair_features_match_the_training_objective():
+    # evaluate() encodes each pair once for all decoders; the numbers must stay the objective's own.
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    c, s = torch.rand(1, 3, 32, 32, generator=g), torch.rand(1, 3, 32, 32, generator=g)
+    enc, dec = load_encoder(), Decoder().eval()
+    metrics, out = evaluate.pair_metrics(enc, dec, c, s, evaluate.pair_features(enc, c, s))
+    with torch.no_grad():
+        ref = objective.adain_losses(enc, dec, c, s)
+        s_stats = [objective.channel_stats(f) for f in enc(s, evaluate.TAPS)]
+        before = float(objective.style_loss(enc(c, evaluate.TAPS), s_stats))
+        structure = float(evaluate.structure_score(enc, ref.output, c))
+    assert torch.allclose(out, ref.output, atol=1e-5)
+    assert metrics["content_loss"] == pytest.approx(float(ref.content), rel=1e-4)
+    assert metrics["style_loss"] == pytest.approx(float(ref.style), rel=1e-4)
+    assert metrics["structure"] == pytest.approx(structure, rel=1e-4)
+    assert metrics["style_fraction"] == pytest.approx(float(ref.style) / before, rel=1e-4)
+    assert evaluate.reconstruction_psnr(enc, dec, c, enc.encode(c)) == pytest.approx(evaluate.reconstruction_psnr(enc, dec, c))
+
+
+def test_the_default_recipe_trains_with_reconstruction_pairs():
+    # The GPU job passes no recipe flags: the parser's defaults are the recipe EXPERIMENTS.md chose.
+    args = train.parser().parse_args(["--minutes", "1"])
+    assert (args.recon_fraction, args.pixel_weight, args.style_weight) == (0.25, 10.0, 10.0)
+    assert train.recon_count(train.BASE_BATCH, args.recon_fraction, 0, args.recon_warmup) == 2
+    assert train.recon_count(train.CUDA_BATCH, args.recon_fraction, 0, args.recon_warmup) == 8

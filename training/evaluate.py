@@ -21,6 +21,10 @@ then stylized at alpha 1. One JSON line per decoder and size, with the means ove
   (clamped to [0, 1]) against the content, averaged over the distinct content
   photos of the pairs: whether the decoder gives the picture back.
 
+Each pair is encoded once and its features are shared by every decoder
+evaluated with it (``pair_features``): per decoder and pair that leaves the
+decoder at alpha 1 and 0 and one or two encoder passes of the result.
+
 The sheet shows content | style | one result per decoder for the first 8 pairs,
 at the last --size; ``--sheet-layout decoders`` turns it: a row of contents, a
 row of styles, then a row per decoder (experiments with many decoders).
@@ -31,6 +35,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch.nn import functional as F
@@ -38,11 +43,11 @@ from torch.nn import functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from objective import adain_losses, style_loss  # noqa: E402
-from vidstyle.metrics import structure_score  # noqa: E402
+from objective import channel_stats as objective_stats, style_loss  # noqa: E402
+from vidstyle.metrics import instance_normalised, structure_score  # noqa: E402
 from vidstyle.imageio import Image, read_image, resize, resize_short, write_image  # noqa: E402
 from vidstyle.model import TAPS, Decoder, Encoder, load_decoder, load_encoder  # noqa: E402
-from vidstyle.stats import channel_stats  # noqa: E402
+from vidstyle.stats import adain, channel_stats  # noqa: E402
 
 SHEET_ROWS = 8
 
@@ -60,25 +65,56 @@ def contact_sheet(rows: list[tuple[torch.Tensor, ...]], tile: int) -> torch.Tens
     return torch.cat(lines, dim=-2)
 
 
+class PairFeatures(NamedTuple):
+    """What a validation pair gives every decoder alike: computed once per pair, not once per decoder."""
+    content: torch.Tensor                                # relu4_1 of the content image
+    style_stats: list[tuple[torch.Tensor, torch.Tensor]]  # the style's (mean, std) at the TAPS
+    target: torch.Tensor                                 # the AdaIN target, float32
+    content_normalised: torch.Tensor                     # instance-normalised relu4_1 of the content
+    style_before: float                                  # style loss of the unstylized content
+
+
 @torch.no_grad()
-def pair_metrics(encoder: Encoder, decoder: Decoder, c: torch.Tensor, s: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
-    """The four numbers of the module docstring for one pair, and the result ``(1, 3, H, W)``."""
-    losses = adain_losses(encoder, decoder, c, s)
-    s_stats = [channel_stats(f) for f in encoder(s, TAPS)]
-    before = float(style_loss(encoder(c, TAPS), s_stats))
+def pair_features(encoder: Encoder, c: torch.Tensor, s: torch.Tensor) -> PairFeatures:
+    """One encoder pass over content and style, ``(1, 3, H, W)`` each, as in the training objective."""
+    feats = encoder(torch.cat([c, s]), TAPS)
+    c_feats = [f[:1] for f in feats]
+    s_stats = [objective_stats(f[1:]) for f in feats]
+    return PairFeatures(c_feats[-1], s_stats, adain(c_feats[-1].float(), *s_stats[-1]),
+                        instance_normalised(c_feats[-1]), float(style_loss(c_feats, s_stats)))
+
+
+@torch.no_grad()
+def pair_metrics(encoder: Encoder, decoder: Decoder, c: torch.Tensor, s: torch.Tensor,
+                 pf: PairFeatures | None = None) -> tuple[dict[str, float], torch.Tensor]:
+    """The four numbers of the module docstring for one pair, and the result ``(1, 3, H, W)``.
+
+    The content and style losses are the training objective's (``objective.adain_losses``), written out
+    here so that the pair's own features (``pf``) are shared by every decoder evaluated on it.
+    """
+    pf = pf or pair_features(encoder, c, s)
+    out = decoder(pf.target.to(pf.content.dtype))
+    g_feats = encoder(out, TAPS)
+    style = float(style_loss(g_feats, pf.style_stats))
+    # The structure is measured on what is shown, the clamped picture; the losses on the raw output.
+    clamped = out.clamp(0, 1)
+    g4 = g_feats[-1] if torch.equal(clamped, out) else encoder.encode(clamped)
     metrics = {
-        "content_loss": float(losses.content),
-        "style_loss": float(losses.style),
-        "structure": float(structure_score(encoder, losses.output, c)),
-        "style_fraction": float(losses.style) / max(before, 1e-12),
+        "content_loss": float(F.mse_loss(g_feats[-1].float(), pf.target)),
+        "style_loss": style,
+        "structure": float(F.mse_loss(instance_normalised(g4), pf.content_normalised)),
+        "style_fraction": style / max(pf.style_before, 1e-12),
     }
-    return metrics, losses.output
+    return metrics, out
 
 
 @torch.no_grad()
-def reconstruction_psnr(encoder: Encoder, decoder: Decoder, c: torch.Tensor) -> float:
-    """PSNR in dB of ``decode(encode(c))`` against ``c``, ``(1, 3, H, W)`` in [0, 1]: the alpha-0 result."""
-    mse = F.mse_loss(decoder(encoder.encode(c)).clamp(0, 1), c)
+def reconstruction_psnr(encoder: Encoder, decoder: Decoder, c: torch.Tensor, feat: torch.Tensor | None = None) -> float:
+    """PSNR in dB of ``decode(encode(c))`` against ``c``, ``(1, 3, H, W)`` in [0, 1]: the alpha-0 result.
+
+    ``feat``: ``encode(c)`` when the caller has it already.
+    """
+    mse = F.mse_loss(decoder(encoder.encode(c) if feat is None else feat).clamp(0, 1), c)
     return float(10 * torch.log10(1 / mse.clamp_min(1e-10)))
 
 
@@ -99,12 +135,13 @@ def evaluate(data: Path, decoders: dict[str, Decoder], sizes: tuple[int, ...] = 
             c = square(data / pair["content"], size).to(device)
             s = square(data / pair["style"], size).to(device)
             row = [c, s]
+            pf = pair_features(encoder, c, s)
             for name, decoder in decoders.items():
-                metrics, out = pair_metrics(encoder, decoder, c, s)
+                metrics, out = pair_metrics(encoder, decoder, c, s, pf)
                 for k, v in metrics.items():
                     sums[name][k] = sums[name].get(k, 0.0) + v
                 if pair["content"] not in psnr[name]:
-                    psnr[name][pair["content"]] = reconstruction_psnr(encoder, decoder, c)
+                    psnr[name][pair["content"]] = reconstruction_psnr(encoder, decoder, c, pf.content)
                 row.append(out)
             if len(rows) < sheet_pairs:
                 rows.append(tuple(row))

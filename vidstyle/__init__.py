@@ -29,7 +29,7 @@ _LAZY = {
     "Look": "look",
     "Stylizer": "stylize", "write_style": "stylize",
     "StyleSettings": "settings", "ModelSettings": "settings", "EncodeSettings": "settings", "Span": "settings",
-    "SequenceSettings": "settings",
+    "SequenceSettings": "settings", "SteadySettings": "settings",
     "read_edit": "editorial", "write_shot_list": "editorial",
     "Timeline": "timeline", "StyleSchedule": "timeline", "load_timeline": "timeline",
 }
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only
     from .look import Look
     from .render import RenderResult, stylize_video
     from .editorial import read_edit, write_shot_list
-    from .settings import EncodeSettings, ModelSettings, SequenceSettings, Span, StyleSettings
+    from .settings import EncodeSettings, ModelSettings, SequenceSettings, Span, SteadySettings, StyleSettings
     from .stats import StyleStats
     from .still import ImageResult, stylize_image
     from .stylize import Stylizer, write_style
@@ -60,7 +60,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "stylize_video", "stylize_image", "write_style", "Stylizer", "Look", "StyleStats", "RenderResult", "ImageResult",
-    "StyleSettings", "ModelSettings", "EncodeSettings", "Span", "SequenceSettings",
+    "StyleSettings", "ModelSettings", "EncodeSettings", "Span", "SequenceSettings", "SteadySettings",
     "read_edit", "write_shot_list",
     "Timeline", "StyleSchedule", "load_timeline",
     "VidstyleError", "InputError", "SettingsError", "OutputError", "WeightsError", "RenderError", "OutOfMemoryError",

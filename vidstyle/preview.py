@@ -5,8 +5,13 @@ show what the timeline does (:func:`choose_frames`): every keyframe, the
 middle of every transition, both sides of every cut, and evenly spaced frames
 to fill up to ``count``. Each goes through the render's own model stage
 (:func:`vidstyle.render.stylize_batch`, with the render's style schedule), so
-a previewed frame is the frame the render gives (on the same device and
-working size; a render's temporal smoothing, where it has one, is not run).
+a previewed frame is the frame the render gives on the same device and
+working size, but for the render's temporal stage (on by default, see
+:class:`vidstyle.settings.SteadySettings`): it needs every frame before, so
+previewed frames are stylized on their own, and the page says so. A render's
+first frame after each cut, where the stage starts afresh, is exactly the
+previewed one; within a shot the render's frames keep some of the frames
+before them (the texture steadier, the style the same).
 
 The page (:func:`write_page`) is one HTML file with the pictures inside (JPEG,
 base64): for each frame a before/after slider (or side by side), its index
@@ -498,7 +503,8 @@ def preview(
             timecode=format_smpte(i, info.fps), shot=None if shots is None else shots.shot_of(i),
             reasons=why, style=describe_look(resolved, t),
         ))
-    settings_text = f"working size {stylizer.size} px on {stylizer.device.type}"
+    settings_text = (f"working size {stylizer.size} px on {stylizer.device.type}; each frame stylized on its own "
+                     "(the render's temporal steadying is not shown)")
     write_page(dest, info, frames_total, resolved, cuts, out_frames, torch.cat(befores), torch.cat(afters),
                title=f"vidstyle preview: {src.name}", overwrite=overwrite, settings_text=settings_text)
     return PreviewResult(dest, out_frames, time.perf_counter() - t0, warnings)

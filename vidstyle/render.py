@@ -4,33 +4,46 @@ Every render takes the same path; a plain one is a timeline of one keyframe::
 
     FrameReader            decoded batch: frames (B, 3, H, W), their indices and times, mask-video frames
       -> StyleSchedule     one Look per frame (looks_for: pure in the frame's index and time)
-      -> Stylizer          encoder -> AdaIN with each frame's look -> decoder (stylize)
+      -> Stylizer          encoder -> AdaIN with each frame's look -> decoder (stylize),
+         + Temporal        with the temporal stage's hooks around the networks (on by default)
       -> FrameWriter       uint8, encoded with the input's timestamps and audio
                            (or a SequenceWriter: numbered image files at the input's depth)
 
 :func:`stylize_batch` is the model stage between reader and writer; the three
 stages overlap in :func:`vidstyle.pipeline.run_pipeline`.
+
+The temporal stage (:class:`~vidstyle.settings.SteadySettings`,
+:mod:`vidstyle.temporal`) is the one stage with memory. It starts afresh at
+the first frame rendered and at every frame of :func:`reset_frames`: each
+shot's first frame (the shot list: an edit's cuts, else detection, cached)
+and each timeline cut. A farm chunk renders ``warmup`` frames before its
+first without writing them, so that its memory at its first frame is (nearly,
+or exactly when a reset falls in the warm-up) what a single run's is.
 """
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
+from .errors import SettingsError
+from .look import Look
 from .masks import MaskedReader, MaskLoader
 from .pipeline import run_pipeline
-from .settings import EncodeSettings, ModelSettings, SequenceSettings, Span, StyleSettings
+from .settings import EncodeSettings, ModelSettings, SequenceSettings, Span, SteadySettings, StyleSettings
 from .stylize import Stylizer, resolve_device
-from .timeline import StyleSchedule, timeline_for
+from .temporal import Temporal, TemporalHooks
+from .timeline import ResolvedTimeline, StyleSchedule, timeline_for
 from .video import (
     FrameBatch, FrameReader, VideoInfo, default_output_path, default_sequence_output, is_sequence_path, probe, writer_for,
 )
 
-__all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch", "default_preset", "CPU_PRESET"]
+__all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch", "reset_frames", "Steady",
+           "default_preset", "CPU_PRESET"]
 
 # Colour preservation on video defaults to the method that adds no flicker (see vidstyle.color).
 VIDEO_COLOR_METHOD = "luminance"
@@ -52,6 +65,8 @@ class RenderResult:
     model_fps: float
     encode_fps: float
     warnings: list[str] = field(default_factory=list)
+    steady: bool = False  # the temporal stage was on
+    warmup_frames: int = 0  # frames rendered before the range to rebuild its memory, not written
 
 
 def default_batch(device_type: str, size: int) -> int:
@@ -66,13 +81,45 @@ def default_preset(device_type: str) -> str:
     return "medium" if device_type == "cuda" else CPU_PRESET
 
 
-def stylize_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch) -> torch.Tensor:
+def reset_frames(shots: object | None, resolved: ResolvedTimeline) -> frozenset[int]:
+    """The frames where the temporal stage starts afresh: each shot's first frame and each timeline cut.
+
+    ``shots`` is a :class:`vidstyle.shots.ShotList` (or None); a timeline cut is
+    a keyframe after the first whose change takes no time (``curve = "hold"``,
+    ``transition = 0``), at its frame. Besides these, a render starts afresh
+    at its first frame, and the stage itself at a frame whose flow from its
+    predecessor is mostly inconsistent (a cut the list missed).
+    """
+    cuts = set(getattr(shots, "cuts", ()) or ())
+    cuts |= {k.frame for k in resolved.keyframes[1:] if k.change_start == k.change_end and k.frame > 0}
+    return frozenset(cuts)
+
+
+@dataclass
+class Steady:
+    """The temporal stage of one render: its memory, and the frames where it starts afresh."""
+
+    state: Temporal
+    resets: frozenset[int] = frozenset()
+
+    def hooks(self, batch: FrameBatch, looks: Sequence[Look]) -> TemporalHooks:
+        """The stage's hooks for a decoded batch (in order, after the previous one) and its frames' looks."""
+        masks = [look.masks for look in looks] if any(look.masks is not None for look in looks) else None
+        return self.state.hooks([i in self.resets for i in batch.indices], masks)
+
+
+def stylize_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch,
+                  steady: Steady | None = None) -> torch.Tensor:
     """The model stage of a render: each frame's look from the schedule, then one call to the model.
+
+    With ``steady`` the temporal stage takes part (batches must then come in
+    order); without it every frame is stylized on its own (a preview does that).
 
     Shape:
         ``batch.rgb`` ``(B, 3, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1].
     """
-    return stylizer.stylize(batch.rgb, schedule.looks_for(batch))
+    looks = schedule.looks_for(batch)
+    return stylizer.stylize(batch.rgb, looks, hooks=None if steady is None else steady.hooks(batch, looks))
 
 
 def _first_frame(info: VideoInfo) -> torch.Tensor:
@@ -117,11 +164,13 @@ def stylize_video(
     encode: EncodeSettings = EncodeSettings(),
     span: Span = Span(),
     sequence: SequenceSettings = SequenceSettings(),
+    steady: SteadySettings = SteadySettings(),
     overwrite: bool = False,
     audio: bool = True,
     shots: object | None = None,
     shots_cache: str | os.PathLike[str] | None = None,
     edit: str | os.PathLike[str] | None = None,
+    warmup: int = 0,
     stylizer: Stylizer | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> RenderResult:
@@ -145,15 +194,23 @@ def stylize_video(
         span: which part of ``input`` to render.
         sequence: the frame rate and colour of image sequences
             (:class:`~vidstyle.settings.SequenceSettings`).
+        steady: temporal consistency (:class:`~vidstyle.settings.SteadySettings`):
+            on by default; it needs the shot list (see ``shots``).
         overwrite: replace ``output`` if it exists.
         audio: copy the input's audio into ``output`` (a farm chunk leaves it
             out: the assembled file gets the audio once).
-        shots: the video's shot list (:class:`vidstyle.shots.ShotList`) for a
-            timeline whose keyframes name shots; detected (and cached in
-            ``shots_cache``, by default the user's cache folder) when not given.
+        shots: the video's shot list (:class:`vidstyle.shots.ShotList`): where
+            the temporal stage starts afresh, and the shots a timeline's
+            keyframes may name; when needed and not given, detected by a
+            decode-only pass at 128 px over the whole video (cached in
+            ``shots_cache``, by default the user's cache folder).
         edit: an editor's cut of this video (``.otio``, ``.edl``, ``.xml``,
             :mod:`vidstyle.editorial`): its cut points are the shot list, and
             without ``style`` its style markers are the timeline.
+        warmup: with ``steady`` on and a range that starts after frame 0:
+            render this many frames before it first, without writing them, so
+            that the temporal stage's memory at the range's first frame is a
+            whole run's (what a farm chunk does; the farm plan picks it).
         stylizer: a loaded :class:`~vidstyle.stylize.Stylizer` to use instead of
             loading one from ``model``.
         on_progress: called as ``(frames_done, frames_total_or_None)`` from the
@@ -162,6 +219,9 @@ def stylize_video(
     Raises:
         InputError, SettingsError, OutputError, WeightsError, RenderError, OutOfMemoryError.
     """
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise SettingsError(f"the warm-up must be a whole number of frames, at least 0, got {warmup!r}",
+                            settings="warmup")
     src = Path(input)
     info = probe(src, sequence)
     edit_warnings: list[str] = []
@@ -175,9 +235,10 @@ def stylize_video(
         dest = default_output_path(src, codec=encode.codec) if info.sequence is None else default_sequence_output(src)
     reader = FrameReader(src, span, info=info)
     timeline = timeline_for(style, info.fps)
-    if timeline.uses_shots and shots is None:
-        # Only a timeline that names shots pays for the detection pass; the list
-        # is cached, so the farm's plan and any later run get the same one.
+    if shots is None and (timeline.uses_shots or steady.on):
+        # A timeline that names shots, and the temporal stage (which starts
+        # afresh at every cut), pay for the detection pass; the list is
+        # cached, so the farm's plan and any later run get the same one.
         from .shots import shots_for
 
         shots = shots_for(src, device=model.device, cache_dir=shots_cache, sequence=sequence)
@@ -198,16 +259,18 @@ def stylize_video(
     schedule = StyleSchedule.build(resolved, lambda path: stylizer.load_style(path, reference), mask_sets,
                                    style.color_method or VIDEO_COLOR_METHOD)
     total = reader.expected_frames
+    batch_size = model.batch or default_batch(stylizer.device.type, stylizer.size)
+    temporal = Steady(Temporal(steady.temporal()), reset_frames(shots, resolved)) if steady.on else None
+    process = functools.partial(stylize_batch, stylizer, schedule, steady=temporal)
 
     def progress(done: int) -> None:
         if on_progress is not None:
             on_progress(done, total)
 
+    warm = _warm_up(src, info, reader.range.first, warmup, masks.videos, process, batch_size) if temporal else 0
     with source, writer:
         stats = run_pipeline(
-            source, functools.partial(stylize_batch, stylizer, schedule), writer,
-            model.batch or default_batch(stylizer.device.type, stylizer.size), progress,
-            pin_memory=stylizer.device.type == "cuda",
+            source, process, writer, batch_size, progress, pin_memory=stylizer.device.type == "cuda",
         )
         # Whatever the container claimed, every decoded frame must be written.
         writer.expected_frames = reader.frames_read
@@ -221,4 +284,23 @@ def stylize_video(
         encode_fps=stats.encode_fps,
         warnings=[*_input_warnings(info, sequence), *edit_warnings, *resolved.warnings, *masks.warnings, *writer.warnings,
                   *stylizer.warnings],
+        steady=temporal is not None,
+        warmup_frames=warm,
     )
+
+
+def _warm_up(src: Path, info: VideoInfo, first: int, frames: int, mask_videos: dict, process: Callable,
+             batch_size: int) -> int:
+    """Stylize the ``frames`` frames before ``first`` (not written): the temporal stage's memory for ``first``.
+
+    Returns how many frames that was (fewer at the start of the video).
+    """
+    start = max(0, first - frames)
+    if start >= first:
+        return 0
+    reader = FrameReader(src, Span(frames=(start, first)), info=info)
+    source = MaskedReader(reader, mask_videos) if mask_videos else reader
+    with source:
+        for batch in source.iter_batches(batch_size):
+            process(batch)
+    return first - start

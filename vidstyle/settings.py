@@ -26,7 +26,7 @@ from .look import check_alpha, check_mask_count, check_weights, color_mode
 if TYPE_CHECKING:
     from .timeline import Timeline
 
-__all__ = ["StyleSettings", "ModelSettings", "EncodeSettings", "Span", "SequenceSettings", "PathLike"]
+__all__ = ["StyleSettings", "ModelSettings", "EncodeSettings", "Span", "SequenceSettings", "SteadySettings", "PathLike"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 DEVICES = ("auto", "cpu", "cuda")
@@ -246,3 +246,51 @@ class SequenceSettings:
     def to_dict(self) -> dict[str, str | None]:
         """As JSON values (a farm plan keeps it)."""
         return {"fps": None if self.fps is None else str(self.fps), "transfer": self.transfer}
+
+
+@dataclass(frozen=True)
+class SteadySettings:
+    """Temporal consistency of a video render (:mod:`vidstyle.temporal`): on by default.
+
+    A feed-forward stylizer paints every frame on its own, so texture crawls
+    on things that stand still. Steadied, each frame's features and picture
+    are blended with the previous frame's, carried along the source's optical
+    flow, where the flow can be trusted; every cut (the shot list, a timeline
+    cut, the start of the rendered range) starts afresh. Stills never use it.
+
+    Args:
+        enabled: False: every frame stylized on its own (the output of
+            vidstyle before this stage, exactly).
+        strength: in [0, 1]: how much of the past is kept. 1 is the measured
+            default (the previous frame's features weigh 0.9, its picture 0.8,
+            where the flow is trusted); the weights scale with it; 0 is off.
+    """
+
+    enabled: bool = True
+    strength: float = 1.0
+
+    # The weights at strength 1 (benchmarks/RESULTS-flicker.md).
+    FEATURES = 0.9
+    OUTPUT = 0.8
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise SettingsError(f"steady must be true or false, got {self.enabled!r}", settings="steady")
+        s = self.strength
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 <= s <= 1.0:
+            raise SettingsError(f"the steady strength must be a number between 0 and 1, got {s!r}",
+                                settings="steady_strength")
+        object.__setattr__(self, "strength", float(s))
+
+    @property
+    def on(self) -> bool:
+        """True when frames are steadied at all."""
+        return self.enabled and self.strength > 0
+
+    def temporal(self):
+        """The temporal stage's own settings (:class:`vidstyle.temporal.TemporalSettings`) for these."""
+        from .temporal import TemporalSettings
+
+        if not self.on:
+            return TemporalSettings.off()
+        return TemporalSettings(features=self.FEATURES * self.strength, output=self.OUTPUT * self.strength)

@@ -45,13 +45,17 @@ def masked_stats(feat: torch.Tensor, mask: torch.Tensor, eps: float = EPS) -> tu
     return mean, (var + eps).sqrt()
 
 
-def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor, eps: float = EPS, *,
+          content_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Adaptive instance normalisation: give each content channel the style's mean and std.
+
+    ``content_stats`` replaces the content's own channel mean and std (the
+    temporal stage's steady statistics, ``(B or 1, C, 1, 1)`` each).
 
     Shape:
         content ``(B, C, H, W)``; style_mean, style_std ``(B or 1, C, 1, 1)`` -> ``(B, C, H, W)``.
     """
-    mean, std = channel_stats(content, eps)
+    mean, std = channel_stats(content, eps) if content_stats is None else content_stats
     return ((content.float() - mean) / std * style_std + style_mean).to(content.dtype)
 
 

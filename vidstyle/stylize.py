@@ -8,15 +8,26 @@ size; the network works at a maximum side of ``size``.
 
 The work between the two networks is pure functions on tensors
 (:func:`adain_targets`, :func:`preserve_colors`), so another backend only has to
-encode and decode. A style reaches the model only as
+encode and decode (:meth:`Stylizer.encode`, :meth:`Stylizer.decode`: the only
+two places the networks run on frames). A style reaches the model only as
 :class:`~vidstyle.stats.StyleStats`: every style image is encoded once, when
 its look is built, never per frame.
+
+A stage with memory (the temporal stage, :mod:`vidstyle.temporal`) takes part
+through :class:`BatchHooks`, one object per call of :meth:`Stylizer.stylize`,
+at three places around the networks, all at the working size::
+
+    small = frames at the working size       -> hooks.begin(small)         (flow of the source)
+    feats = encode(small)                    -> hooks.content_stats(feats) (AdaIN's content statistics, or None)
+    target = AdaIN with each frame's look    -> hooks.features(target)     (the decoder's input)
+    out = decode(target)                     -> hooks.output(out)          (before colour and resizing)
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
@@ -31,8 +42,8 @@ from .outputs import atomic_path, check_destination, default_output
 from .settings import ModelSettings
 from .stats import StyleStats, adain, channel_stats, complete_masks, spatial_adain, with_alpha
 
-__all__ = ["Stylizer", "adain_targets", "preserve_colors", "resolve_device", "save_style", "write_style",
-           "STYLE_SUFFIX"]
+__all__ = ["Stylizer", "BatchHooks", "adain_targets", "preserve_colors", "resolve_device", "save_style",
+           "write_style", "STYLE_SUFFIX"]
 
 STYLE_SUFFIX = ".style"
 # The paper trains and evaluates at 512 px; style statistics are taken at that size.
@@ -78,20 +89,29 @@ def _masked_target(feat: torch.Tensor, look: Look) -> torch.Tensor:
     return with_alpha(spatial_adain(feat, masks, means, stds, feather=MASK_FEATHER), feat, look.alpha)
 
 
-def _plain_targets(feats: torch.Tensor, looks: Sequence[Look]) -> torch.Tensor:
+def _plain_targets(feats: torch.Tensor, looks: Sequence[Look],
+                   content_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Frames without masks, in one vectorised transfer: each to its look's statistics and alpha."""
     mean = torch.stack([look.styles[0].mean for look in looks]).to(feats.device)[:, :, None, None]
     std = torch.stack([look.styles[0].std for look in looks]).to(feats.device)[:, :, None, None]
-    target = adain(feats, mean, std)
+    target = adain(feats, mean, std, content_stats=content_stats)
     alpha = torch.tensor([look.alpha for look in looks], device=feats.device)[:, None, None, None]
     return target if bool((alpha == 1).all()) else alpha * target + (1 - alpha) * feats
 
 
-def adain_targets(feats: torch.Tensor, looks: Sequence[Look]) -> torch.Tensor:
+def adain_targets(feats: torch.Tensor, looks: Sequence[Look],
+                  content_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """The AdaIN target features of each frame for its look: statistics, masks and alpha applied.
 
     Frames without masks share one vectorised transfer; a frame with masks is
     transferred on its own (its statistics are taken inside each region).
+
+    Args:
+        content_stats: what to normalise the content by, in place of each
+            frame's own channel mean and std (the temporal stage's steady
+            statistics), ``(B, C, 1, 1)`` each. Frames with masks keep their
+            regions' own statistics: a region's statistics follow its mask,
+            which may change from frame to frame.
 
     Shape:
         feats ``(B, C, h, w)`` and ``B`` looks -> ``(B, C, h, w)``.
@@ -100,10 +120,11 @@ def adain_targets(feats: torch.Tensor, looks: Sequence[Look]) -> torch.Tensor:
         raise ValueError(f"{len(looks)} looks for {feats.shape[0]} frames")
     plain = [i for i, look in enumerate(looks) if look.masks is None]
     if len(plain) == len(looks):
-        return _plain_targets(feats, looks)
+        return _plain_targets(feats, looks, content_stats)
     out = torch.empty_like(feats)
     if plain:
-        out[plain] = _plain_targets(feats[plain], [looks[i] for i in plain])
+        picked = None if content_stats is None else (content_stats[0][plain], content_stats[1][plain])
+        out[plain] = _plain_targets(feats[plain], [looks[i] for i in plain], picked)
     for i, look in enumerate(looks):
         if look.masks is not None:
             out[i : i + 1] = _masked_target(feats[i : i + 1], look)
@@ -122,6 +143,30 @@ def preserve_colors(out: torch.Tensor, content: torch.Tensor, looks: Sequence[Lo
         p = torch.tensor([looks[i].preserve_color for i in rows], device=out.device)[:, None, None, None]
         out[rows] = kept if bool((p == 1).all()) else torch.lerp(out[rows], kept, p)
     return out
+
+
+class BatchHooks(Protocol):
+    """A stage with memory inside one :meth:`Stylizer.stylize` call (see the module docstring).
+
+    :meth:`vidstyle.temporal.Temporal.hooks` makes one per batch. Every
+    tensor is at the working size, on the model's device, float32; each
+    method returns what it was given when it has nothing to do. The hooks
+    never see the networks: whatever computes :meth:`Stylizer.encode` and
+    :meth:`Stylizer.decode` (torch, another runtime), they see its features
+    and pictures.
+    """
+
+    def begin(self, small: torch.Tensor) -> None:
+        """The batch's source frames, ``(B, 3, h, w)`` in [0, 1], before anything else."""
+
+    def content_stats(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """What AdaIN normalises the content by, ``(B, C, 1, 1)`` twice; None: each frame's own."""
+
+    def features(self, target: torch.Tensor) -> torch.Tensor:
+        """The decoder's input ``(B, C, h', w')`` (AdaIN's output with alpha and masks), changed or not."""
+
+    def output(self, decoded: torch.Tensor) -> torch.Tensor:
+        """The decoded frames ``(B, 3, h, w)`` in [0, 1], before colour preservation and resizing."""
 
 
 # --------------------------------------------------------------------------- #
@@ -228,11 +273,36 @@ class Stylizer:
         return Look.of(stats, weights, alpha, mode == "output", masks, color_method=color_method)
 
     @torch.no_grad()
-    def stylize(self, frames: torch.Tensor, looks: Look | Sequence[Look]) -> torch.Tensor:
+    def encode(self, small: torch.Tensor) -> torch.Tensor:
+        """The encoder on frames at the working size: relu4_1 features, float32.
+
+        Shape:
+            ``(B, 3, h, w)`` in [0, 1] on the model's device -> ``(B, 512, h/8, w/8)``.
+        """
+        if self.backend is None:
+            raise WeightsError("this Stylizer was made without a decoder")
+        return self.backend.encode(small).float()
+
+    @torch.no_grad()
+    def decode(self, target: torch.Tensor) -> torch.Tensor:
+        """The decoder on target features: pictures at the working size, float32 in [0, 1].
+
+        Shape:
+            ``(B, 512, h/8, w/8)`` -> ``(B, 3, h, w)``.
+        """
+        if self.backend is None:
+            raise WeightsError("this Stylizer was made without a decoder")
+        return self.backend.decode(target).float().clamp(0, 1)
+
+    @torch.no_grad()
+    def stylize(self, frames: torch.Tensor, looks: Look | Sequence[Look], *,
+                hooks: BatchHooks | None = None) -> torch.Tensor:
         """Stylize a batch, each frame with its look (one :class:`Look` for all, or one per frame).
 
         Looks with mask videos must have this frame's masks in place first
-        (:meth:`Look.for_frame`).
+        (:meth:`Look.for_frame`). ``hooks`` lets a stage with memory (the
+        temporal stage) take part (:class:`BatchHooks`); without it every
+        frame is stylized on its own.
 
         Shape:
             ``(B, 3, H, W)`` RGB in [0, 1] -> ``(B, 3, H, W)`` RGB in [0, 1], float32 on the CPU.
@@ -252,8 +322,17 @@ class Stylizer:
         try:
             full = frames.to(self.device, non_blocking=True).float()
             small = resize(full, working_size(h0, w0, self.size))
-            target = adain_targets(self.backend.encode(small).float(), looks)
-            out = preserve_colors(self.backend.decode(target).float().clamp(0, 1), small, looks)
+            if hooks is not None:
+                hooks.begin(small)
+            feats = self.encode(small)
+            stats = hooks.content_stats(feats) if hooks is not None else None
+            target = adain_targets(feats, looks, stats)
+            if hooks is not None:
+                target = hooks.features(target)
+            out = self.decode(target)
+            if hooks is not None:
+                out = hooks.output(out)
+            out = preserve_colors(out, small, looks)
             if self.quality == "draft" and out.shape[-2:] != full.shape[-2:]:
                 return guided_upsample(out, small, full).cpu()
             return resize(out, (h0, w0)).clamp(0, 1).cpu()

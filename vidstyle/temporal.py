@@ -39,17 +39,24 @@ Frames are float RGB ``(B, 3, H, W)`` in [0, 1], in display order; features
 ``(B, C, h, w)``. A batch is processed in order, frame by frame where the
 recursion needs it (cheap: the model's work stays batched).
 
-Example (the order a render loop calls it in; ``small`` is the batch at the
-network's working size, ``new_shot`` a flag per frame)::
+In a render the stage runs inside the model call: :meth:`Temporal.hooks`
+gives one batch's :class:`TemporalHooks`, which
+:meth:`vidstyle.stylize.Stylizer.stylize` calls around its encoder and
+decoder (:class:`vidstyle.stylize.BatchHooks`)::
 
     state = Temporal(TemporalSettings())
     for batch in batches:                                   # frames in order
-        motion = state.motion(small, new_shot)              # flow + weights
-        feats = encoder(small)
-        target = state.features(feats, motion, style_mean, style_std)
-        # or, for any look: transfer with state.content_stats(feats, motion),
-        # then state.blend_features(target, motion)
-        out = state.output(decoder(target), motion)         # before colour and resizing
+        out = stylizer.stylize(batch.rgb, looks, hooks=state.hooks(new_shot))
+
+The same by hand (``small`` is the batch at the network's working size,
+``new_shot`` a flag per frame)::
+
+    motion = state.motion(small, new_shot)                  # flow + weights
+    feats = encoder(small)
+    target = state.features(feats, motion, style_mean, style_std)
+    # or, for any look: transfer with state.content_stats(feats, motion),
+    # then state.blend_features(target, motion)
+    out = state.output(decoder(target), motion)             # before colour and resizing
 """
 from __future__ import annotations
 
@@ -66,6 +73,7 @@ __all__ = [
     "TemporalSettings",
     "Motion",
     "Temporal",
+    "TemporalHooks",
     "luma",
     "flow_shape",
     "flow",
@@ -448,15 +456,26 @@ class Temporal:
     _stats: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
     _feat: torch.Tensor | None = field(default=None, repr=False)  # previous decoder input (1, C, h, w)
     _out: torch.Tensor | None = field(default=None, repr=False)  # previous output (1, 3, H, W)
+    _region: torch.Tensor | None = field(default=None, repr=False)  # previous frame's masks, flow size (1, K, h, w)
 
     def __post_init__(self) -> None:
         self.settings.check()
 
     def reset(self) -> None:
         """Forget everything: the next frame is stylized as if it were the first."""
-        self._grey = self._stats = self._feat = self._out = None
+        self._grey = self._stats = self._feat = self._out = self._region = None
 
-    def motion(self, frames: torch.Tensor, new_shot: Sequence[bool] | None = None) -> Motion:
+    def hooks(self, new_shot: Sequence[bool] | None = None,
+              masks: Sequence[torch.Tensor | None] | None = None) -> TemporalHooks:
+        """This stage for one batch of :meth:`vidstyle.stylize.Stylizer.stylize` (``hooks=``).
+
+        ``new_shot`` and ``masks`` as for :meth:`motion`.
+        """
+        return TemporalHooks(self, None if new_shot is None else tuple(bool(f) for f in new_shot),
+                             None if masks is None else tuple(masks))
+
+    def motion(self, frames: torch.Tensor, new_shot: Sequence[bool] | None = None,
+               masks: Sequence[torch.Tensor | None] | None = None) -> Motion:
         """Flow from each frame to its predecessor and the blend weights, for a batch.
 
         Args:
@@ -464,6 +483,10 @@ class Temporal:
                 cheapest), in order, following the last batch's.
             new_shot: per frame, True where a shot starts (a cut, a timeline
                 cut, the first frame of a farm chunk's warm-up); default none.
+            masks: per frame, its look's region masks ``(1, K, H', W')`` or
+                None. The source's flow knows nothing of a mask video: where a
+                frame's masks differ from its predecessor's, the past is not
+                kept (else a region's style would trail behind its mask).
 
         Shape:
             frames ``(B, 3, H, W)`` -> :class:`Motion` with maps at :func:`flow_shape`.
@@ -488,11 +511,32 @@ class Temporal:
         ok = consistent(back, fwd)
         prev_w, _ = warp(prev, back)
         weight = blend_weight(grey, prev_w, ok, s.tolerance)
+        if masks is not None or self._region is not None:
+            weight = weight * self._region_kept(masks or [None] * b, (h, w), weight)
         frac = ok.float().mean((1, 2, 3)).tolist()
         fresh = tuple(starts[i] or not has_prev[i] or frac[i] < s.min_consistent for i in range(b))
         keep = torch.tensor([0.0 if f else 1.0 for f in fresh], device=weight.device).reshape(b, 1, 1, 1)
         self._grey = grey[-1:].clone()
         return Motion(fresh, back, weight * keep, tuple(frac))
+
+    def _region_kept(self, masks: Sequence[torch.Tensor | None], size: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """Per frame, 1 - how much its masks changed since the previous frame, ``(B, 1, h, w)`` at the flow size.
+
+        A frame with masks after one without (or the other way round) keeps nothing.
+        """
+        if len(masks) != like.shape[0]:
+            raise ValueError(f"{len(masks)} masks for {like.shape[0]} frames")
+        kept = []
+        for m in masks:
+            region = None if m is None else F.interpolate(m.to(like), size=size, mode="bilinear", align_corners=False)
+            if region is None and self._region is None:
+                kept.append(torch.ones_like(like[:1]))
+            elif region is None or self._region is None or region.shape != self._region.shape:
+                kept.append(torch.zeros_like(like[:1]))
+            else:
+                kept.append((1 - (region - self._region).abs().amax(1, keepdim=True)).clamp(0, 1))
+            self._region = region
+        return torch.cat(kept)
 
     def content_stats(self, feats: torch.Tensor, motion: Motion) -> tuple[torch.Tensor, torch.Tensor]:
         """Steady statistics: each frame's channel mean and std, averaged with the shot's past.
@@ -591,3 +635,41 @@ class Temporal:
             self._out = o
             out.append(o)
         return torch.cat(out)
+
+
+@dataclass
+class TemporalHooks:
+    """One batch of the temporal stage, as the hooks of :meth:`vidstyle.stylize.Stylizer.stylize`.
+
+    ``begin`` computes the batch's :class:`Motion` from the source frames at
+    the working size; ``content_stats`` gives the steady statistics (None with
+    ``stats`` 0: AdaIN then takes each frame's own, exactly as without this
+    stage); ``features`` blends the decoder's input, ``output`` the decoded
+    frames. Made by :meth:`Temporal.hooks`; used once, in that order.
+    """
+
+    state: Temporal
+    new_shot: tuple[bool, ...] | None = None
+    masks: tuple[torch.Tensor | None, ...] | None = field(default=None, repr=False)
+    motion: Motion | None = field(default=None, repr=False)
+
+    def begin(self, small: torch.Tensor) -> None:
+        self.motion = self.state.motion(small, self.new_shot, self.masks)
+
+    def _motion(self) -> Motion:
+        if self.motion is None:
+            raise RuntimeError("TemporalHooks.begin must come first")
+        return self.motion
+
+    def content_stats(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if self.state.settings.stats == 0:
+            return None
+        return self.state.content_stats(feats, self._motion())
+
+    def features(self, target: torch.Tensor) -> torch.Tensor:
+        if self.state.settings.features == 0:
+            return target
+        return self.state.blend_features(target, self._motion())
+
+    def output(self, decoded: torch.Tensor) -> torch.Tensor:
+        return self.state.output(decoded, self._motion())

@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from ..color import METHODS as COLOR_METHODS
-from ..settings import BACKENDS, DEVICES, QUALITIES, TRANSFERS, EncodeSettings, ModelSettings, SequenceSettings, StyleSettings
+from ..settings import (
+    BACKENDS, DEVICES, QUALITIES, TRANSFERS, EncodeSettings, ModelSettings, SequenceSettings, SteadySettings, StyleSettings,
+)
 
 _MODEL = ModelSettings()
 _ENCODE = EncodeSettings()
@@ -116,6 +118,18 @@ def sequence_options():
                      help="What image-sequence pixels are: auto (EXR scene-linear, DPX/PNG/TIFF display-referred), "
                           "linear (all scene-linear), display (none: e.g. an EXR already display-referred). "
                           "Scene-linear frames go through the sRGB curve to the network and back."),
+    )
+
+
+def steady_options():
+    """Temporal consistency of a video: :class:`~vidstyle.settings.SteadySettings`."""
+    return _stack(
+        click.option("--steady/--no-steady", "steady", default=SteadySettings.enabled, show_default=True,
+                     help="Keep texture steady from frame to frame (blends along the source's optical flow, afresh "
+                          "at every cut); --no-steady stylizes every frame on its own."),
+        click.option("--steady-strength", type=float, default=SteadySettings.strength, show_default=True,
+                     help="How much of the previous frame is kept, 0-1: 1 the steadiest; lower lets more flicker "
+                          "through and keeps more of the style where the camera moves (0.5: within 3%)."),
     )
 
 

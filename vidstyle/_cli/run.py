@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from ..errors import SettingsError
-from ..settings import EncodeSettings, ModelSettings, SequenceSettings, Span, StyleSettings
+from ..settings import EncodeSettings, ModelSettings, SequenceSettings, Span, SteadySettings, StyleSettings
 from . import handle_errors, stderr, warn
 from .options import (
     edit_option, encode_options, model_options, output_options, sequence_options, shots_cache_option, span_options,
-    style_options,
+    steady_options, style_options,
 )
 from .progress import FrameProgress
 
@@ -49,6 +49,7 @@ def style_settings(styles, weights, alpha, preserve_color, masks, color_method, 
 @click.option("--transition", help="With STYLE@TIME: cross-fade over this long, centred on each time (e.g. 2s); "
                                    "default a cut.")
 @model_options()
+@steady_options()
 @output_options("Output video, or image sequence (out.%04d.exr, out.####.png); default: INPUT_styled beside it.")
 @encode_options()
 @span_options()
@@ -58,7 +59,8 @@ def style_settings(styles, weights, alpha, preserve_color, masks, color_method, 
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @handle_errors
 def run(input_path, styles, weights, alpha, preserve_color, masks, color_method, timeline, edit, transition, size, device,
-        backend, quality, batch, output, overwrite, codec, crf, preset, pix_fmt, start, end, frames, fps, transfer, shots_cache, quiet,
+        backend, quality, batch, steady, steady_strength, output, overwrite, codec, crf, preset, pix_fmt, start, end, frames, fps,
+        transfer, shots_cache, quiet,
         as_json) -> None:
     """Restyle a video after one or more style images; audio is copied untouched.
 
@@ -69,17 +71,21 @@ def run(input_path, styles, weights, alpha, preserve_color, masks, color_method,
     Styles can change over time: --style a.jpg --style b.jpg@12s --transition 2s
     cross-fades from a to b between 11 s and 13 s; --timeline t.toml sets
     styles, weights, alpha and colour per keyframe.
+
+    Texture is kept steady from frame to frame (--no-steady turns it off):
+    the shots are found first (one quick pass, cached; --edit gives them).
     """
     from ..render import stylize_video
 
     # With an edit and nothing else, the edit's style markers are the timeline.
     style = None if edit is not None and not styles and timeline is None else style_settings(
         styles, weights, alpha, preserve_color, masks, color_method, timeline, transition)
+    steadiness = SteadySettings(steady, steady_strength)
     with FrameProgress("stylizing", quiet=quiet or as_json) as bar:
         result = stylize_video(
             input_path, output, style, model=ModelSettings(size, device, batch, backend, quality),
             encode=EncodeSettings(codec, crf, preset, pix_fmt), span=Span(start, end, frames),
-            sequence=SequenceSettings(fps, transfer), overwrite=overwrite,
+            sequence=SequenceSettings(fps, transfer), steady=steadiness, overwrite=overwrite,
             shots_cache=shots_cache, edit=edit, on_progress=bar.frames,
         )
     for warning in result.warnings:
@@ -90,5 +96,5 @@ def run(input_path, styles, weights, alpha, preserve_color, masks, color_method,
         stderr.print(
             f"wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s "
             f"({result.fps:.1f} fps; decode {result.decode_fps:.0f}, model {result.model_fps:.1f}, "
-            f"encode {result.encode_fps:.0f} fps)"
+            f"encode {result.encode_fps:.0f} fps{'' if result.steady else '; not steadied'})"
         )

@@ -231,7 +231,7 @@ def render_chunk(
         stylize_video(
             spec.input, spec.output if spec.writes_sequence else path, spec.style, model=spec.model,
             encode=spec.encode, span=Span(frames=(chunk.start, chunk.stop)), sequence=spec.sequence,
-            overwrite=True, audio=False, shots=render.shot_list(),
+            steady=spec.steady, overwrite=True, audio=False, shots=render.shot_list(), warmup=chunk.warmup,
             stylizer=stylizer or get_stylizer(spec.model), on_progress=on_progress,
         )
         if spec.writes_sequence:

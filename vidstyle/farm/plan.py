@@ -19,9 +19,10 @@ Left out, a key takes the default of its settings value
 
 A *plan* is the job resolved against its inputs, written as ``plan.json`` in a
 plan folder: absolute paths, every setting explicit, each input's identity and
-exact frame count, the shot list when a timeline places keyframes by shot, and
-the chunks (half-open frame ranges ``[start, stop)`` with the input timestamp of
-their first frame). It is plain JSON so any farm scheduler can read it.
+exact frame count, the shot list (when the temporal stage is on, or a timeline
+places keyframes by shot), and the chunks (half-open frame ranges ``[start,
+stop)`` with the input timestamp of their first frame, and the frame their
+warm-up starts at). It is plain JSON so any farm scheduler can read it.
 
 What a chunk needs to know from before its start is all in the plan or in the
 input file: the whole video's frame count and rate (a timeline is resolved
@@ -33,6 +34,13 @@ batch (the job's, else what the planning machine's device picks), and chunk
 boundaries fall on multiples of it, so every frame is stylized in the same
 batch, with the same neighbours, as in a single run with that batch: the
 pixels are then bit for bit the same on the same device.
+
+The temporal stage (on by default) is the one thing with memory: each chunk
+first renders the ``warmup`` frames before its start without writing them
+(from the last shot start or timeline cut inside that window, if one is
+there: the memory then matches a single run's exactly), so that its first
+written frame matches a single run's (:func:`warmup_from`; the default
+:data:`DEFAULT_WARMUP` is measured in ``benchmarks/RESULTS-flicker.md``).
 """
 from __future__ import annotations
 
@@ -48,7 +56,7 @@ from typing import Any
 
 from ..errors import InputError, OutputError, SettingsError
 from ..outputs import atomic_path
-from ..settings import EncodeSettings, ModelSettings, SequenceSettings, StyleSettings
+from ..settings import EncodeSettings, ModelSettings, SequenceSettings, SteadySettings, StyleSettings
 from ..timeline import read_toml
 
 __all__ = [
@@ -61,11 +69,22 @@ __all__ = [
     "make_plan",
     "load_plan",
     "DEFAULT_CHUNK_FRAMES",
+    "DEFAULT_WARMUP",
+    "warmup_from",
 ]
 
-FORMAT = "vidstyle.farm-plan/2"
+FORMAT = "vidstyle.farm-plan/3"
 PLAN_FILE = "plan.json"
 DEFAULT_CHUNK_FRAMES = 240
+# Frames a chunk renders before its first to rebuild the temporal stage's
+# memory (rounded up to a multiple of the batch): 13% more work on a chunk of
+# 240. Measured at the joins against a single render with the shipped decoder
+# (benchmarks/RESULTS-flicker.md, bench_joins): a fixed camera is at 41 dB
+# after 16 frames and 51 dB after 32; a moving camera converges slowly (34 dB
+# after 32, 38 dB after 64: the contrast-kept output blend gives the past's
+# detail back nearly all its strength, so the memory fades by about 3% a
+# frame), so doubling this buys little there.
+DEFAULT_WARMUP = 32
 
 # Job keys, by the settings value they go to (``style`` is the one-style form of ``styles``).
 _STYLE_KEYS = {"style": str, "styles": list, "weights": list, "alpha": (int, float), "preserve_color": (bool, str),
@@ -73,8 +92,9 @@ _STYLE_KEYS = {"style": str, "styles": list, "weights": list, "alpha": (int, flo
 _MODEL_KEYS = {"size": int, "device": str, "batch": int, "backend": str, "quality": str}
 _ENCODE_KEYS = {"codec": str, "crf": int, "preset": str, "pix_fmt": str}
 _SEQUENCE_KEYS = {"fps": (int, float, str), "transfer": str}
-_RENDER_KEYS = {"name": str, "input": str, "output": str, "edit": str, **_STYLE_KEYS, **_MODEL_KEYS, **_ENCODE_KEYS,
-                **_SEQUENCE_KEYS}
+_STEADY_KEYS = {"steady": bool, "steady_strength": (int, float)}
+_RENDER_KEYS = {"name": str, "input": str, "output": str, "edit": str, "warmup": int, **_STYLE_KEYS, **_MODEL_KEYS,
+                **_ENCODE_KEYS, **_SEQUENCE_KEYS, **_STEADY_KEYS}
 _JOB_KEYS = {"chunk_frames", "defaults", "render"}
 
 
@@ -90,6 +110,8 @@ class RenderSpec:
     encode: EncodeSettings = EncodeSettings()
     sequence: SequenceSettings = SequenceSettings()
     edit: str | None = None  # an editor's cut of the input: its cut points are the shot list
+    steady: SteadySettings = SteadySettings()
+    warmup: int = DEFAULT_WARMUP  # frames before each chunk, asked for (the plan rounds it to the batch)
 
     @property
     def writes_sequence(self) -> bool:
@@ -101,17 +123,22 @@ class RenderSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "input": self.input, "output": self.output, "style": asdict(self.style),
                 "model": asdict(self.model), "encode": asdict(self.encode), "sequence": self.sequence.to_dict(),
-                "edit": self.edit}
+                "edit": self.edit, "steady": asdict(self.steady), "warmup": self.warmup}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RenderSpec:
         return cls(d["name"], d["input"], d["output"], StyleSettings(**d["style"]), ModelSettings(**d["model"]),
-                   EncodeSettings(**d["encode"]), SequenceSettings(**d.get("sequence", {})), d.get("edit"))
+                   EncodeSettings(**d["encode"]), SequenceSettings(**d.get("sequence", {})), d.get("edit"),
+                   SteadySettings(**d["steady"]), int(d["warmup"]))
 
 
 @dataclass(frozen=True)
 class ChunkPlan:
-    """Frames ``[start, stop)`` of one render; ``first_pts`` is the input timestamp of ``start``."""
+    """Frames ``[start, stop)`` of one render; ``first_pts`` is the input timestamp of ``start``.
+
+    ``warmup_from`` is the first frame the chunk renders: the frames from it
+    to ``start`` rebuild the temporal stage's memory and are not written.
+    """
 
     index: int  # in the whole plan (what ``farm render --chunk K`` takes)
     render: str  # the render's id
@@ -120,10 +147,20 @@ class ChunkPlan:
     stop: int
     first_pts: int
     file: str  # relative to the plan folder
+    warmup_from: int = -1  # -1: start
+
+    def __post_init__(self) -> None:
+        if self.warmup_from < 0:
+            object.__setattr__(self, "warmup_from", self.start)
 
     @property
     def frames(self) -> int:
         return self.stop - self.start
+
+    @property
+    def warmup(self) -> int:
+        """Frames rendered before ``start`` and not written."""
+        return self.start - self.warmup_from
 
     @property
     def label(self) -> str:
@@ -145,6 +182,7 @@ class RenderPlan:
     shots: dict[str, Any] | None
     chunk_frames: int  # the plan's chunk size, rounded up to a multiple of this render's batch
     chunks: tuple[ChunkPlan, ...]
+    warmup: int = 0  # the warm-up the chunks use: the spec's rounded up to the batch, 0 without the temporal stage
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,9 +196,10 @@ class RenderPlan:
             "time_base": self.time_base,
             "shots": self.shots,
             "chunk_frames": self.chunk_frames,
+            "warmup": self.warmup,
             "chunks": [
                 {"index": c.index, "number": c.number, "start": c.start, "stop": c.stop,
-                 "first_pts": c.first_pts, "file": c.file}
+                 "first_pts": c.first_pts, "file": c.file, "warmup_from": c.warmup_from}
                 for c in self.chunks
             ],
         }
@@ -173,9 +212,10 @@ class RenderPlan:
             shots=d.get("shots"), chunk_frames=int(d["chunk_frames"]),
             chunks=tuple(
                 ChunkPlan(int(c["index"]), d["id"], int(c["number"]), int(c["start"]), int(c["stop"]),
-                          int(c["first_pts"]), c["file"])
+                          int(c["first_pts"]), c["file"], int(c["warmup_from"]))
                 for c in d["chunks"]
             ),
+            warmup=int(d["warmup"]),
         )
 
     def shot_list(self):
@@ -351,6 +391,10 @@ def _spec(d: dict[str, Any], base: Path, where: str) -> RenderSpec:
         model = ModelSettings(**{k: d[k] for k in _MODEL_KEYS if k in d})
         encode = EncodeSettings(**{k: d[k] for k in _ENCODE_KEYS if k in d})
         sequence = SequenceSettings(**{k: d[k] for k in _SEQUENCE_KEYS if k in d})
+        steady = SteadySettings(d.get("steady", SteadySettings.enabled), d.get("steady_strength", SteadySettings.strength))
+        warmup = d.get("warmup", DEFAULT_WARMUP)
+        if warmup < 0:
+            raise SettingsError(f"warmup must be a whole number of frames, at least 0, got {warmup}", settings="warmup")
     except SettingsError as exc:
         raise SettingsError(f"{where}: {exc}", settings=exc.settings) from None
     if "output" in d:
@@ -359,7 +403,7 @@ def _spec(d: dict[str, Any], base: Path, where: str) -> RenderSpec:
         output = str(default_sequence_output(inp) if is_sequence_path(inp) else
                      default_output_path(inp, codec=encode.codec))
     return RenderSpec(name=name, input=inp, output=output, style=style, model=model, encode=encode,
-                      sequence=sequence, edit=edit)
+                      sequence=sequence, edit=edit, steady=steady, warmup=warmup)
 
 
 # --------------------------------------------------------------------------- #
@@ -370,6 +414,28 @@ def _spec(d: dict[str, Any], base: Path, where: str) -> RenderSpec:
 def _aligned(chunk_frames: int, batch: int) -> int:
     """Chunk size rounded up to a multiple of the batch: every chunk starts a batch of a single run."""
     return max(batch, math.ceil(chunk_frames / batch) * batch)
+
+
+def warmup_from(start: int, warmup: int, resets: Any, batch: int) -> int:
+    """The first frame a chunk starting at ``start`` renders, for a warm-up of ``warmup`` frames.
+
+    ``warmup`` frames before ``start`` (a multiple of ``batch``, so that the
+    warm-up's batches are a single run's), not before frame 0; and where a
+    frame of ``resets`` (the temporal stage starts afresh there:
+    :func:`vidstyle.render.reset_frames`) lies in that window, from the batch
+    that holds the last of them: the memory at ``start`` is then exactly a
+    single run's.
+
+    >>> warmup_from(40, 16, {30}, 4), warmup_from(40, 16, (), 4), warmup_from(8, 16, (), 4)
+    (28, 24, 0)
+    """
+    if start <= 0 or warmup <= 0:
+        return start
+    first = max(0, start - warmup)
+    inside = [r for r in resets if first < r <= start]
+    if inside:
+        first = max(first, max(inside) // batch * batch)
+    return first
 
 
 def _pinned_batch(model: ModelSettings) -> ModelSettings:
@@ -436,11 +502,12 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
         from ..editorial import read_edit
 
         shots = read_edit(spec.edit, info.fps).shot_list(info.fps, n)
-    elif timeline.uses_shots:
+    elif timeline.uses_shots or spec.steady.on:
         # Detected once here (or read from the cache) and stored in the plan:
-        # every chunk, on any machine, places the keyframes on the same shots.
+        # every chunk, on any machine, places the keyframes on the same shots
+        # and starts the temporal stage afresh at the same cuts.
         shots = shots_for(spec.input, device=spec.model.device, cache_dir=shots_cache, sequence=spec.sequence)
-    timeline.resolve(info.fps, n, shots)  # fail now, not on the farm
+    resolved = timeline.resolve(info.fps, n, shots)  # fail now, not on the farm
     rid = f"r{number:02d}-{spec.name}"
     ext = Path(spec.output).suffix or ".mp4"
     (folder / rid).mkdir(parents=True, exist_ok=True)
@@ -453,19 +520,25 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
         FrameWriter(folder / rid / f"check{ext}", info, spec.encode, overwrite=True)
     identity = asdict(InputIdentity.of(spec.input))
     shots_d = None if shots is None else shots.to_dict()
-    size = _aligned(chunk_frames, spec.model.batch or 1)
+    batch = spec.model.batch or 1
+    size = _aligned(chunk_frames, batch)
+    warmup = math.ceil(spec.warmup / batch) * batch if spec.steady.on else 0
     key_data = {"settings": spec.to_dict(), "input": identity, "files": files, "frames": n, "shots": shots_d,
-                "chunk_frames": size}
+                "chunk_frames": size, "warmup": warmup}
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True, default=str).encode()).hexdigest()
+    from ..render import reset_frames
+
+    resets = reset_frames(shots, resolved)
     chunks = []
     for k, start in enumerate(range(0, n, size)):
         stop = min(n, start + size)
-        chunks.append(ChunkPlan(first_index + k, rid, k, start, stop, all_pts[start], f"{rid}/chunk-{k:04d}{ext}"))
+        chunks.append(ChunkPlan(first_index + k, rid, k, start, stop, all_pts[start], f"{rid}/chunk-{k:04d}{ext}",
+                                warmup_from(start, warmup, resets, batch)))
     plan = RenderPlan(
         id=rid, spec=spec, key=key, input_identity=identity, files=files, frames=n,
         fps=f"{Fraction(info.fps).numerator}/{Fraction(info.fps).denominator}",
         time_base=f"{info.time_base.numerator}/{info.time_base.denominator}",
-        shots=shots_d, chunk_frames=size, chunks=tuple(chunks),
+        shots=shots_d, chunk_frames=size, chunks=tuple(chunks), warmup=warmup,
     )
     if spec.writes_sequence and not overwrite:
         _check_sequence_output(plan, folder, info)
