@@ -82,7 +82,7 @@ def test_on_by_default_off_with_the_switch(clip: Path, tmp_path: Path, stylizer)
 def test_cli_switch_and_strength(clip: Path, tmp_path: Path, monkeypatch, stylizer) -> None:
     import vidstyle.render as render
 
-    monkeypatch.setattr(render, "Stylizer", lambda device, size: stylizer)
+    monkeypatch.setattr(render, "Stylizer", lambda *args, **kwargs: stylizer)
     base = ["run", str(clip), "--style", str(STYLE), "--size", "64", "--preset", "ultrafast", "--crf", "0"]
     res = CliRunner().invoke(main, [*base, "--no-steady", "-o", str(tmp_path / "off.mp4")])
     assert res.exit_code == 0, res.output

@@ -121,7 +121,8 @@ class FrameWriter(WriterContext):
         self.like = like
         self.spec = codec_spec(encode.codec)
         self.crf = encode.crf
-        self.preset = encode.preset
+        # No preset: x264's own default; a render chooses one by device first (vidstyle.render.default_preset).
+        self.preset = encode.preset if encode.preset is not None else "medium"
         self.range = range if range is not None else whole_range(like)
         # A whole video's container count can include AVI's empty "repeat"
         # entries, so only a cut range (counted from real packets) is a promise.
