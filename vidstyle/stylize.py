@@ -169,6 +169,25 @@ class BatchHooks(Protocol):
         """The decoded frames ``(B, 3, h, w)`` in [0, 1], before colour preservation and resizing."""
 
 
+class _NoMemory:
+    """The hooks of a frame stylized on its own: every step passes through unchanged."""
+
+    def begin(self, small: torch.Tensor) -> None:
+        pass
+
+    def content_stats(self, feats: torch.Tensor) -> None:
+        return None
+
+    def features(self, target: torch.Tensor) -> torch.Tensor:
+        return target
+
+    def output(self, decoded: torch.Tensor) -> torch.Tensor:
+        return decoded
+
+
+_NO_MEMORY = _NoMemory()
+
+
 # --------------------------------------------------------------------------- #
 # The model
 # --------------------------------------------------------------------------- #
@@ -322,17 +341,11 @@ class Stylizer:
         try:
             full = frames.to(self.device, non_blocking=True).float()
             small = resize(full, working_size(h0, w0, self.size))
-            if hooks is not None:
-                hooks.begin(small)
+            hooks = hooks if hooks is not None else _NO_MEMORY
+            hooks.begin(small)
             feats = self.encode(small)
-            stats = hooks.content_stats(feats) if hooks is not None else None
-            target = adain_targets(feats, looks, stats)
-            if hooks is not None:
-                target = hooks.features(target)
-            out = self.decode(target)
-            if hooks is not None:
-                out = hooks.output(out)
-            out = preserve_colors(out, small, looks)
+            target = hooks.features(adain_targets(feats, looks, hooks.content_stats(feats)))
+            out = preserve_colors(hooks.output(self.decode(target)), small, looks)
             if self.quality == "draft" and out.shape[-2:] != full.shape[-2:]:
                 return guided_upsample(out, small, full).cpu()
             return resize(out, (h0, w0)).clamp(0, 1).cpu()
