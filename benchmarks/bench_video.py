@@ -17,9 +17,12 @@ which has audio) and one loaded :class:`~vidstyle.stylize.Stylizer`:
 
 1. decode: :meth:`vidstyle.video.FrameReader.iter_batches` over the clip (or
    the ``--frames`` range), which makes the float tensors the real run makes
-   (pinned, as the real run pins them, on CUDA);
+   (pinned, as the real run pins them, on CUDA; at the working size where the
+   run lets FFmpeg scale, :func:`vidstyle.render.codec_scaling`);
 2. model: :meth:`~vidstyle.stylize.Stylizer.stylize` over the same frames,
-   decoded beforehand and held in memory, in the same batches;
+   decoded beforehand and held in memory, in the same batches, without and
+   with the temporal stage's hooks ("model + steady", as the run calls the
+   model with steady video on; ``--no-steady`` drops it from the whole run);
 3. whole run: :func:`vidstyle.stylize_video` to a temporary file with the
    default encoder settings of ``vidstyle run``, audio included. Its time is
    the whole call (probe, writer open and close, audio muxing included);
@@ -63,9 +66,10 @@ import report
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from vidstyle.imageio import working_size  # noqa: E402
-from vidstyle.render import default_batch, default_preset, stylize_video  # noqa: E402
-from vidstyle.settings import EncodeSettings, ModelSettings, Span, StyleSettings  # noqa: E402
+from vidstyle.render import codec_scaling, default_batch, default_preset, stylize_video  # noqa: E402
+from vidstyle.settings import EncodeSettings, ModelSettings, Span, SteadySettings, StyleSettings  # noqa: E402
 from vidstyle.stylize import Stylizer, save_style  # noqa: E402
+from vidstyle.temporal import Temporal  # noqa: E402
 from vidstyle.video import FrameReader, parse_frame_range, probe  # noqa: E402
 
 DEFAULT_CLIP = ROOT / "examples" / "media" / "vtest_audio.mp4"
@@ -175,6 +179,7 @@ def main() -> None:
     ap.add_argument("--preset", default=None, help="the whole run's encoder preset (default: what `vidstyle run` picks)")
     ap.add_argument("--backend", default="auto", help="as `vidstyle run --backend`")
     ap.add_argument("--quality", default="full", help="as `vidstyle run --quality`")
+    ap.add_argument("--no-steady", action="store_true", help="the whole run without the temporal stage (`--no-steady`)")
     report.add_options(ap)
     args = ap.parse_args()
     if args.codec.endswith("_nvenc"):
@@ -204,17 +209,20 @@ def main() -> None:
         style = Path(tmp) / f"{args.style.stem}.style"
         save_style(stylizer.load_style(args.style), style)
         look = stylizer.look([style])
+        out = Path(tmp) / "out.mp4"
+        # Decoded as the whole run decodes them: at the working size when FFmpeg scales.
+        scale_to = codec_scaling(info, out, stylizer.size, stylizer.quality)
 
         def decode() -> int:
             n = 0
-            with FrameReader(clip, Span(frames=frames), info=info) as reader:
+            with FrameReader(clip, Span(frames=frames), info=info, scale_to=scale_to) as reader:
                 for b in reader.iter_batches(batch):
                     if cuda:
                         b.rgb = b.rgb.pin_memory()  # as run_pipeline does for CUDA
                     n += len(b.indices)
             return n
 
-        with FrameReader(clip, Span(frames=frames), info=info) as reader:
+        with FrameReader(clip, Span(frames=frames), info=info, scale_to=scale_to) as reader:
             held = [b.rgb.pin_memory() if cuda else b.rgb for b in reader.iter_batches(batch)]
 
         def model() -> int:
@@ -222,7 +230,15 @@ def main() -> None:
                 stylizer.stylize(rgb, look)
             return sum(len(rgb) for rgb in held)
 
-        out = Path(tmp) / "out.mp4"
+        steady = SteadySettings(enabled=not args.no_steady)
+
+        def model_steady() -> int:
+            # The model stage as the whole run calls it: the temporal stage's hooks around the networks.
+            state = Temporal(steady.temporal())
+            for rgb in held:
+                stylizer.stylize(rgb, look, hooks=state.hooks([False] * len(rgb)))
+            return sum(len(rgb) for rgb in held)
+
         pipeline: list = []
         encode = EncodeSettings(args.codec) if args.preset is None else EncodeSettings(args.codec, preset=args.preset)
         preset = encode.preset or default_preset(dev.type)
@@ -231,11 +247,15 @@ def main() -> None:
             result = stylize_video(
                 clip, out, StyleSettings([style]), model=replace(model_settings, batch=batch),
                 encode=encode, span=Span(frames=frames), overwrite=True, stylizer=stylizer,
+                steady=steady,
             )
             pipeline.append(result)
             return result.frames
 
-        results = timed({"decode": decode, "model": model, "whole run": whole}, args.repeats, sync)
+        fns = {"decode": decode, "model": model, "model + steady": model_steady, "whole run": whole}
+        if args.no_steady:
+            del fns["model + steady"]
+        results = timed(fns, args.repeats, sync)
         counts = {name: n for name, (_, n) in results.items()}
         if len(set(counts.values())) != 1:
             raise RuntimeError(f"the three timings did different numbers of frames: {counts}")
@@ -247,6 +267,7 @@ def main() -> None:
 
     fps = {name: n / statistics.median(times) for name, (times, _) in results.items()}
     ratio = fps["whole run"] / fps["model"]
+    ratio_steady = fps["whole run"] / fps["model + steady"] if "model + steady" in fps else None
     runs = pipeline[1:]  # the timed ones
     stage = {k: statistics.median(getattr(r, k) for r in runs) for k in ("fps", "decode_fps", "model_fps", "encode_fps")}
     gpu = f" ({torch.cuda.get_device_name(dev)})" if cuda else ""
@@ -263,6 +284,8 @@ def main() -> None:
             f"(min {min(times):.3f}, max {max(times):.3f})"
         )
     print(f"overhead   whole run / model = {ratio:.3f}  (target >= 0.9)")
+    if ratio_steady is not None:
+        print(f"overhead   whole run / (model + steady) = {ratio_steady:.3f}")
     print(
         f"inside the whole run (medians): pipeline {stage['fps']:.2f} fps; busy-time rates "
         f"decode {stage['decode_fps']:.2f}, model {stage['model_fps']:.2f}, encode {stage['encode_fps']:.2f} fps"
@@ -276,6 +299,7 @@ def main() -> None:
         "fps": {k: round(v, 3) for k, v in fps.items()},
         "seconds": {k: [round(t, 4) for t in times] for k, (times, _) in results.items()},
         "overhead_ratio": round(ratio, 4),
+        "overhead_ratio_steady": None if ratio_steady is None else round(ratio_steady, 4),
         "whole_run_stages_fps": {k: round(v, 3) for k, v in stage.items()},
     }))
     h, w = working_size(info.height, info.width, stylizer.size)
@@ -283,18 +307,24 @@ def main() -> None:
     case = f"{dev.type}-{args.resolution}"
     if (args.backend, args.quality, args.preset) != ("auto", "full", None):
         case += f"-{stylizer.backend.name}-{stylizer.quality}-{preset}"
+    if args.no_steady:
+        case += "-no-steady"
     report.publish(args, f"bench_video/{case}", "\n".join([
         f"### `{args.clip.name}`{shown}",
         "",
         f"{info.width}x{info.height}, {n} frames ({args.frames or 'all'}), the network at {w}x{h} "
         f"(`--size {args.size}`, quality {stylizer.quality}), backend {stylizer.backend.name}, batch {batch}, on "
         f"{dev}{gpu}; the whole run encodes with {args.codec} preset {preset} (crf {encode.crf}) and copies the audio "
-        f"({audio_streams} stream(s)). One warm-up, then medians of {args.repeats} interleaved repeats.",
+        f"({audio_streams} stream(s)), steady video {'off' if args.no_steady else 'on'}; frames decoded "
+        f"{'at the working size and scaled back up by FFmpeg' if scale_to else 'at full size'}, in the model-alone "
+        f"timing too. One warm-up, then medians of {args.repeats} interleaved repeats.",
         "",
-        "| decode alone | model alone | whole run | whole / model | inside the run: decode / model / encode busy "
-        "| output bytes |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
-        f"| {fps['decode']:.2f} fps | {fps['model']:.2f} fps | {fps['whole run']:.2f} fps | **{ratio:.3f}** "
+        "| decode alone | model alone | model + steady | whole run | whole / model | whole / (model + steady) "
+        "| inside the run: decode / model / encode busy | output bytes |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| {fps['decode']:.2f} fps | {fps['model']:.2f} fps | "
+        f"{'—' if ratio_steady is None else format(fps['model + steady'], '.2f') + ' fps'} | "
+        f"{fps['whole run']:.2f} fps | **{ratio:.3f}** | {'—' if ratio_steady is None else f'**{ratio_steady:.3f}**'} "
         f"| {stage['decode_fps']:.1f} / {stage['model_fps']:.1f} / {stage['encode_fps']:.1f} fps | {out_bytes:,} |",
     ]), device=str(dev))
 

@@ -99,7 +99,7 @@ def test_out_of_memory_says_which_settings_to_lower(small_clip: Path, tmp_path: 
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     look = stylizer.look([STYLE])
-    monkeypatch.setattr(stylizer.decoder, "forward", exhausted)
+    monkeypatch.setattr(stylizer.backend, "decode", exhausted)  # whichever backend runs the decoder
     with pytest.raises(OutOfMemoryError, match="lower the batch or the working size") as info:
         stylizer.stylize(torch.rand(2, 3, 48, 64), look)
     assert info.value.settings == ("batch", "size")
@@ -129,3 +129,44 @@ def test_run_names_its_output_beside_the_input(small_clip: Path, monkeypatch, st
                                     "--preset", "ultrafast", "--frames", "0:2"])
     assert res.exit_code == 0, res.output
     assert (small_clip.parent / "small_styled.mp4").is_file()
+
+
+def test_below_the_frame_size_ffmpeg_scales_and_the_picture_matches_the_torch_path(clip_factory, tmp_path: Path,
+                                                                                    stylizer) -> None:
+    """At a working size below the frame's, frames are decoded at the working size and scaled back up by the
+    encoder's conversion; the picture must be what resizing in torch gives, up to the two scalers' filters."""
+    from vidstyle.render import codec_scaling
+    from vidstyle.settings import SteadySettings
+    from vidstyle.video import FrameReader, probe
+
+    big = clip_factory(ClipSpec("big", width=128, height=96, frames=6))
+    info = probe(big)
+    assert codec_scaling(info, tmp_path / "o.mp4", 64, "full") == (64, 48)
+    assert codec_scaling(info, tmp_path / "o.mp4", 64, "draft") is None  # draft is guided by the full frame
+    assert codec_scaling(info, tmp_path / "o.%04d.png", 64, "full") is None  # sequences keep full size
+    assert codec_scaling(info, tmp_path / "o.mp4", 128, "full") is None  # nothing to scale
+
+    out = stylize_video(big, tmp_path / "o.mp4", StyleSettings([STYLE]), stylizer=stylizer, encode=LOSSLESS,
+                        steady=SteadySettings(enabled=False)).output
+    got = frames_rgb(out).astype(np.float64)
+    assert got.shape == (6, 96, 128, 3)
+    with FrameReader(big) as reader:
+        full = torch.cat([b.rgb for b in reader.iter_batches(6)])
+    look = stylizer.look([STYLE])
+    want = (stylizer.stylize(full, look).permute(0, 2, 3, 1).numpy() * 255.0).astype(np.float64)
+    psnr = 10 * np.log10(255.0**2 / np.mean((got - want) ** 2))
+    assert psnr > 28, psnr  # 30.5 dB: area vs antialiased-bilinear down, bicubic vs bilinear up
+
+
+def test_the_writer_takes_frames_at_most_its_size(clip_factory, tmp_path: Path) -> None:
+    from vidstyle.errors import RenderError
+    from vidstyle.video import FrameWriter, probe
+
+    info = probe(clip_factory(ClipSpec("w", width=64, height=48, frames=2)))
+    with FrameWriter(tmp_path / "out.mp4", info, LOSSLESS, audio=False) as w:
+        w.write([0], [None], torch.full((1, 3, 24, 32), 0.5))  # scaled up by FFmpeg
+        with pytest.raises(RenderError, match="or smaller"):
+            w.write([1], [None], torch.zeros(1, 3, 96, 64))
+        w.write([1], [None], torch.zeros(1, 3, 48, 64))
+    frames = frames_rgb(tmp_path / "out.mp4")
+    assert frames.shape == (2, 48, 64, 3) and abs(frames[0].mean() - 128) < 2 and frames[1].max() < 3

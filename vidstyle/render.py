@@ -38,12 +38,13 @@ from .settings import EncodeSettings, ModelSettings, SequenceSettings, Span, Ste
 from .stylize import Stylizer, resolve_device
 from .temporal import Temporal, TemporalHooks
 from .timeline import ResolvedTimeline, StyleSchedule, timeline_for
+from .imageio import working_size
 from .video import (
     FrameBatch, FrameReader, VideoInfo, default_output_path, default_sequence_output, is_sequence_path, probe, writer_for,
 )
 
 __all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch", "reset_frames", "Steady",
-           "default_preset", "CPU_PRESET"]
+           "default_preset", "codec_scaling", "CPU_PRESET"]
 
 # Colour preservation on video defaults to the method that adds no flicker (see vidstyle.color).
 VIDEO_COLOR_METHOD = "luminance"
@@ -120,6 +121,28 @@ def stylize_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch
     """
     looks = schedule.looks_for(batch)
     return stylizer.stylize(batch.rgb, looks, hooks=None if steady is None else steady.hooks(batch, looks))
+
+
+def codec_scaling(info: VideoInfo, dest: Path, size: int, quality: str) -> tuple[int, int] | None:
+    """``(width, height)`` to decode to and encode from, when FFmpeg's scaler can do both resizes; else None.
+
+    With the network's working size below the frame's, every frame would be
+    made a full-size float picture, resized down, and the result resized up
+    and converted back to full-size ``uint8``: on a CPU these full-size
+    passes took about a fifth of the model's time at 1080p, and as torch ops
+    in the reader's and writer's threads they fought the model for its cores
+    (``benchmarks/RESULTS.md``, bench_video). Decoding straight to the
+    working size and letting the encoder's pixel-format conversion scale back
+    up costs a few milliseconds. Draft quality needs the full frame (its
+    upsampling is guided by it), and image sequences keep their depth at full
+    size, so those keep the full-size path.
+    """
+    if quality != "full" or is_sequence_path(dest):
+        return None
+    h, w = working_size(info.height, info.width, size)
+    if (h, w) == (info.height, info.width) or h > info.height or w > info.width:
+        return None
+    return w, h
 
 
 def _first_frame(info: VideoInfo) -> torch.Tensor:
@@ -233,7 +256,9 @@ def stylize_video(
         dest = Path(output)
     else:
         dest = default_output_path(src, codec=encode.codec) if info.sequence is None else default_sequence_output(src)
-    reader = FrameReader(src, span, info=info)
+    working = (stylizer.size, stylizer.quality) if stylizer is not None else (model.working_size, model.quality)
+    scale_to = codec_scaling(info, dest, *working)
+    reader = FrameReader(src, span, info=info, scale_to=scale_to)
     timeline = timeline_for(style, info.fps)
     if shots is None and (timeline.uses_shots or steady.on):
         # A timeline that names shots, and the temporal stage (which starts
@@ -267,7 +292,8 @@ def stylize_video(
         if on_progress is not None:
             on_progress(done, total)
 
-    warm = _warm_up(src, info, reader.range.first, warmup, masks.videos, process, batch_size) if temporal else 0
+    warm = _warm_up(src, info, reader.range.first, warmup, masks.videos, process, batch_size,
+                    scale_to) if temporal else 0
     with source, writer:
         stats = run_pipeline(
             source, process, writer, batch_size, progress, pin_memory=stylizer.device.type == "cuda",
@@ -290,7 +316,7 @@ def stylize_video(
 
 
 def _warm_up(src: Path, info: VideoInfo, first: int, frames: int, mask_videos: dict, process: Callable,
-             batch_size: int) -> int:
+             batch_size: int, scale_to: tuple[int, int] | None) -> int:
     """Stylize the ``frames`` frames before ``first`` (not written): the temporal stage's memory for ``first``.
 
     Returns how many frames that was (fewer at the start of the video).
@@ -298,7 +324,7 @@ def _warm_up(src: Path, info: VideoInfo, first: int, frames: int, mask_videos: d
     start = max(0, first - frames)
     if start >= first:
         return 0
-    reader = FrameReader(src, Span(frames=(start, first)), info=info)
+    reader = FrameReader(src, Span(frames=(start, first)), info=info, scale_to=scale_to)
     source = MaskedReader(reader, mask_videos) if mask_videos else reader
     with source:
         for batch in source.iter_batches(batch_size):

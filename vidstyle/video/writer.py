@@ -37,8 +37,14 @@ def tensor_to_frames(rgb: torch.Tensor) -> np.ndarray:
     """
     if rgb.ndim != 4 or rgb.shape[1] != 3:
         raise RenderError(f"frames to write must be (B, 3, H, W); got {tuple(rgb.shape)}")
-    u8 = rgb.detach().to("cpu", torch.float32).clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
-    return u8.permute(0, 2, 3, 1).contiguous().numpy()
+    # In numpy, for the reason frames_to_tensor gives: the writer's thread
+    # must not start torch intra-op threads beside the model.
+    a = np.clip(rgb.detach().to("cpu", torch.float32).numpy(), 0.0, 1.0)
+    a *= 255.0
+    np.rint(a, out=a)  # half to even, as torch.round
+    out = np.empty((a.shape[0], *a.shape[2:], 3), np.uint8)
+    out[...] = a.transpose(0, 2, 3, 1)
+    return out
 
 
 class WriterContext:
@@ -145,6 +151,23 @@ class FrameWriter(WriterContext):
         self._check_settings(encode.pix_fmt)
         check_destination(self.dest, overwrite=overwrite, inputs=(like.path,))
 
+    def check_batch(self, indices: Sequence[int], rgb: torch.Tensor) -> None:
+        """A batch must be ``(len(indices), 3, h, w)``, at the input's size or smaller.
+
+        Smaller frames (the network's working size) are brought to the
+        stream's size by FFmpeg's scaler in the conversion to the stream's
+        pixel format that every frame goes through anyway: a render at a
+        working size below the frame's then never makes a full-size float
+        frame (:func:`vidstyle.render.stylize_video`).
+        """
+        like = self.like
+        if (rgb.ndim != 4 or rgb.shape[1] != 3 or rgb.shape[0] != len(indices)
+                or not (1 <= rgb.shape[2] <= like.height and 1 <= rgb.shape[3] <= like.width)):
+            raise RenderError(
+                f"frames to write must be ({len(indices)}, 3, {like.height}, {like.width}) or smaller; "
+                f"got {tuple(rgb.shape)}"
+            )
+
     # -- settings ----------------------------------------------------------- #
 
     def _check_settings(self, pix_fmt: str | None) -> None:
@@ -247,7 +270,7 @@ class FrameWriter(WriterContext):
             pts: each frame's timestamp in the input time base (None: from its index).
 
         Shape:
-            ``rgb``: ``(B, 3, H, W)`` float in [0, 1], at the input's size.
+            ``rgb``: ``(B, 3, H, W)`` float in [0, 1], at the input's size or smaller (:meth:`check_batch`).
         """
         if self._out is None or self._video is None:
             raise RuntimeError("FrameWriter must be opened (use it as a context manager)")
@@ -264,7 +287,9 @@ class FrameWriter(WriterContext):
             self._last_pts = out_pts
             frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
             c = like.color
+            scaled = arr.shape[:2] != (like.height, like.width)
             frame = frame.reformat(
+                width=like.width, height=like.height, interpolation="BICUBIC" if scaled else None,
                 format=self.pix_fmt,
                 dst_colorspace=c.colorspace if c.colorspace not in (0, 2) else None,
                 dst_color_range=c.color_range or None,
