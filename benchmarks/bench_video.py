@@ -268,6 +268,13 @@ def main() -> None:
     fps = {name: n / statistics.median(times) for name, (times, _) in results.items()}
     ratio = fps["whole run"] / fps["model"]
     ratio_steady = fps["whole run"] / fps["model + steady"] if "model + steady" in fps else None
+
+    def per_round(base: str) -> list[float]:
+        # Each round's whole run against the same round's model: a noisy
+        # neighbour's load changes less within a round than across the run.
+        return sorted(b / w for b, w in zip(results[base][0], results["whole run"][0]))
+
+    rounds = {k: per_round(k) for k in ("model", "model + steady") if k in results}
     runs = pipeline[1:]  # the timed ones
     stage = {k: statistics.median(getattr(r, k) for r in runs) for k in ("fps", "decode_fps", "model_fps", "encode_fps")}
     gpu = f" ({torch.cuda.get_device_name(dev)})" if cuda else ""
@@ -286,6 +293,8 @@ def main() -> None:
     print(f"overhead   whole run / model = {ratio:.3f}  (target >= 0.9)")
     if ratio_steady is not None:
         print(f"overhead   whole run / (model + steady) = {ratio_steady:.3f}")
+    for k, r in rounds.items():
+        print(f"per round  whole run / {k}: median {statistics.median(r):.3f} (min {r[0]:.3f}, max {r[-1]:.3f})")
     print(
         f"inside the whole run (medians): pipeline {stage['fps']:.2f} fps; busy-time rates "
         f"decode {stage['decode_fps']:.2f}, model {stage['model_fps']:.2f}, encode {stage['encode_fps']:.2f} fps"
@@ -300,6 +309,7 @@ def main() -> None:
         "seconds": {k: [round(t, 4) for t in times] for k, (times, _) in results.items()},
         "overhead_ratio": round(ratio, 4),
         "overhead_ratio_steady": None if ratio_steady is None else round(ratio_steady, 4),
+        "per_round_ratios": {k: [round(x, 4) for x in r] for k, r in rounds.items()},
         "whole_run_stages_fps": {k: round(v, 3) for k, v in stage.items()},
     }))
     h, w = working_size(info.height, info.width, stylizer.size)
@@ -326,6 +336,10 @@ def main() -> None:
         f"{'—' if ratio_steady is None else format(fps['model + steady'], '.2f') + ' fps'} | "
         f"{fps['whole run']:.2f} fps | **{ratio:.3f}** | {'—' if ratio_steady is None else f'**{ratio_steady:.3f}**'} "
         f"| {stage['decode_fps']:.1f} / {stage['model_fps']:.1f} / {stage['encode_fps']:.1f} fps | {out_bytes:,} |",
+        "",
+        "Round by round (each whole run against the same round's model, the steadier figure on a noisy host): "
+        + "; ".join(f"whole / {k} median {statistics.median(r):.3f} (range {r[0]:.3f}-{r[-1]:.3f})"
+                    for k, r in rounds.items()) + ".",
     ]), device=str(dev))
 
 
