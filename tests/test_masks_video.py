@@ -357,3 +357,26 @@ def test_steadying_lets_a_region_follow_its_mask_video(stylizer, src: Path, loud
     plain = decoded(stylize_video(src, tmp_path / "off.mp4", style, stylizer=stylizer, **OPTS).output)
     k = N // 2  # the masks swap sides here: the frame is what it is on its own
     assert dist(steady[k], plain[k]) < 0.5 < dist(steady[k + 1], plain[k + 1])
+
+
+def test_masks_at_the_frame_size_steer_a_render_that_ffmpeg_scales(stylizer, clip_factory, loud: Path,
+                                                                  tmp_path: Path) -> None:
+    """A clip twice the working size is decoded at the working size (vidstyle.render.codec_scaling); masks
+    stay at the frame's size, and each half still gets its style, for a still mask and a mask video."""
+    from vidstyle.render import codec_scaling, stylize_video
+
+    big = clip_factory(ClipSpec("big", width=2 * W, height=2 * H, frames=4))
+    assert codec_scaling(probe(big), tmp_path / "x.mp4", stylizer.size, "full") == (W, H)
+    singles = {name: decoded(stylize_video(big, tmp_path / f"one_{name}.mp4", StyleSettings([p]),
+                                           stylizer=stylizer, **OPTS).output)
+               for name, p in (("a", A), ("b", loud))}
+    PILImage.fromarray(half("left", 2 * W, 2 * H)).save(tmp_path / "left.png")
+    mv = write_mask_video(tmp_path / "left.mp4", [half("left", 2 * W, 2 * H)] * 4)
+    for mask in (tmp_path / "left.png", mv):
+        res = stylize_video(big, tmp_path / f"m_{mask.suffix[1:]}.mp4", StyleSettings([A, loud], masks=[mask]),
+                            stylizer=stylizer, **OPTS)
+        out = decoded(res.output)
+        assert res.warnings == [] and out.shape == (4, 2 * H, 2 * W, 3)
+        for i in (0, 3):
+            assert_region(out[i], singles, slice(0, 16), "a", i)
+            assert_region(out[i], singles, slice(2 * W - 16, 2 * W), "b", i)
