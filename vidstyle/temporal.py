@@ -90,6 +90,9 @@ __all__ = [
 ]
 
 FLOW_METHODS = ("lk", "dis")
+# The encoder's three stride-2 poolings and the decoder's three 2x upsamplings:
+# the network is equivariant to shifts by whole multiples of this many pixels only.
+GRID = 8
 
 
 # --------------------------------------------------------------------------- #
@@ -127,6 +130,19 @@ class TemporalSettings:
             of the working size) of :func:`contrast_blend`, which keeps the
             new frame's local contrast (a plain blend of strokes that do not
             line up washes them out).
+        source: weight of the warped previous *source* frame (as the encoder
+            saw it) where the flow is trusted: a recursive, flow-compensated
+            average of the input that takes the sensor and codec noise out
+            before the network amplifies it (0: off).
+        phase: lock the picture to the network's 8-pixel grid: each frame is
+            shifted (by at most 4 px) so that the scene sits at the same
+            phase of the grid as in the previous frame, and the result is
+            shifted back (see :class:`Motion`).
+        phase_period: the lock starts again (shift 0) at every frame whose
+            index in the video is a multiple of this (the render loop says
+            which: ``regrid`` in :meth:`Temporal.motion`), so that a farm
+            chunk whose warm-up is at least this long finds the same phase as
+            a single render. Only the phase starts again, not the memory.
     """
 
     stats: float = 0.0
@@ -139,14 +155,17 @@ class TemporalSettings:
     renormalise: bool = True
     resample: str = "bicubic"
     contrast: int = 5
+    source: float = 0.0
+    phase: bool = True
+    phase_period: int = 16
 
     @classmethod
     def off(cls) -> TemporalSettings:
         """No steadying at all: every frame stylized on its own."""
-        return cls(stats=0.0, features=0.0, output=0.0)
+        return cls(stats=0.0, features=0.0, output=0.0, source=0.0, phase=False)
 
     def check(self) -> TemporalSettings:
-        for name in ("stats", "features", "output"):
+        for name in ("stats", "features", "output", "source"):
             v = getattr(self, name)
             if not (0.0 <= v < 1.0) or math.isnan(v):
                 raise ValueError(f"temporal {name} strength must be in [0, 1), got {v}")
@@ -160,13 +179,15 @@ class TemporalSettings:
             raise ValueError(f"min_consistent must be in [0, 1], got {self.min_consistent}")
         if self.resample not in ("bilinear", "bicubic"):
             raise ValueError(f"resample must be bilinear or bicubic, got {self.resample!r}")
+        if self.phase_period < 1:
+            raise ValueError(f"phase period must be at least 1 frame, got {self.phase_period}")
         if self.contrast < 0 or (self.contrast and self.contrast % 2 == 0):
             raise ValueError(f"contrast window must be 0 (off) or odd, got {self.contrast}")
         return self
 
     @property
     def needs_flow(self) -> bool:
-        return self.features > 0 or self.output > 0
+        return self.features > 0 or self.output > 0 or self.source > 0 or self.phase
 
 
 # --------------------------------------------------------------------------- #
@@ -411,6 +432,52 @@ def adain_with_stats(
     return ((content.float() - c_mean) / c_std * s_std + s_mean).to(content.dtype)
 
 
+def _lanczos_taps(frac: float, a: int = 3) -> list[float]:
+    """The ``2a`` Lanczos-``a`` weights of samples ``-a+1 .. a`` around a point ``frac`` in [0, 1) past sample 0."""
+    def l(t: float) -> float:
+        if t == 0:
+            return 1.0
+        if abs(t) >= a:
+            return 0.0
+        pt = math.pi * t
+        return a * math.sin(pt) * math.sin(pt / a) / (pt * pt)
+    taps = [l(frac - k) for k in range(-a + 1, a + 1)]
+    total = sum(taps)
+    return [t / total for t in taps]
+
+
+def _shift_along(x: torch.Tensor, shift: float, dim: int, a: int = 3) -> torch.Tensor:
+    """``x(p + shift)`` along ``dim`` (-1: x, -2: y) by Lanczos-``a`` (exact for a whole shift), edges repeated."""
+    n = math.floor(shift)
+    taps = _lanczos_taps(shift - n, a)
+    pad = abs(n) + a
+    size = x.shape[dim]
+    xp = F.pad(x, (pad, pad, 0, 0) if dim == -1 else (0, 0, pad, pad), mode="reflect")
+    out = None
+    for k, t in zip(range(-a + 1, a + 1), taps):
+        if t == 0.0:
+            continue
+        part = t * xp.narrow(dim, pad + n + k, size)
+        out = part if out is None else out + part
+    return out
+
+
+def _shifted(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``x(p + shift)`` for one constant ``shift`` ``(2,)`` (x, y) in pixels, by separable Lanczos-3.
+
+    A constant shift needs no general warp: two 6-tap filters, whose pass band
+    is much flatter than bicubic's (a subpixel shift blurs less), and exact
+    (``x`` itself) for a whole-pixel shift.
+
+    Shape:
+        ``(B, C, H, W)`` -> ``(B, C, H, W)``.
+    """
+    dx, dy = (float(v) for v in shift)
+    if dx == 0 and dy == 0:
+        return x
+    return _shift_along(_shift_along(x, dx, -1), dy, -2)
+
+
 def _renormalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     return adain_with_stats(x, *channel_stats(x), mean, std)
 
@@ -430,14 +497,22 @@ class Motion:
     for a fresh frame); ``consistent`` the fraction of its pixels whose flow
     passed the forward-backward check.
 
+    ``shift`` (with ``phase`` on) is where each frame is sampled, in pixels of
+    the working size: the network sees ``frame(p + shift)``. It follows the
+    camera's global translation modulo the network's grid (:data:`GRID`), so
+    that from one frame to the next the scene moves by whole cells of the
+    grid, which the encoder and decoder reproduce exactly. ``flow`` and
+    ``weight`` are then those of the shifted frames.
+
     Shape:
-        flow ``(B, 2, h, w)``, weight ``(B, 1, h, w)``.
+        flow ``(B, 2, h, w)``, weight ``(B, 1, h, w)``, shift ``(B, 2)``.
     """
 
     fresh: tuple[bool, ...]
     flow: torch.Tensor | None = None
     weight: torch.Tensor | None = None
     consistent: tuple[float, ...] = ()
+    shift: torch.Tensor | None = None
 
 
 @dataclass
@@ -457,25 +532,33 @@ class Temporal:
     _feat: torch.Tensor | None = field(default=None, repr=False)  # previous decoder input (1, C, h, w)
     _out: torch.Tensor | None = field(default=None, repr=False)  # previous output (1, 3, H, W)
     _region: torch.Tensor | None = field(default=None, repr=False)  # previous frame's masks, flow size (1, K, h, w)
+    _shift: torch.Tensor | None = field(default=None, repr=False)  # previous frame's phase shift, working px (2,)
+    _src: torch.Tensor | None = field(default=None, repr=False)  # previous encoder input (1, 3, H, W)
 
     def __post_init__(self) -> None:
         self.settings.check()
 
     def reset(self) -> None:
         """Forget everything: the next frame is stylized as if it were the first."""
-        self._grey = self._stats = self._feat = self._out = self._region = None
+        self._grey = self._stats = self._feat = self._out = self._region = self._shift = self._src = None
 
     def hooks(self, new_shot: Sequence[bool] | None = None,
-              masks: Sequence[torch.Tensor | None] | None = None) -> TemporalHooks:
+              masks: Sequence[torch.Tensor | None] | None = None,
+              regrid: Sequence[bool] | None = None) -> TemporalHooks:
         """This stage for one batch of :meth:`vidstyle.stylize.Stylizer.stylize` (``hooks=``).
 
-        ``new_shot`` and ``masks`` as for :meth:`motion`.
+        ``new_shot``, ``masks`` and ``regrid`` as for :meth:`motion`.
         """
         return TemporalHooks(self, None if new_shot is None else tuple(bool(f) for f in new_shot),
-                             None if masks is None else tuple(masks))
+                             None if masks is None else tuple(masks),
+                             None if regrid is None else tuple(bool(f) for f in regrid))
+
+    def regrid(self, indices: Sequence[int]) -> list[bool]:
+        """Per frame index in the video: does the grid phase lock start again there (``phase_period``)."""
+        return [self.settings.phase and i % self.settings.phase_period == 0 for i in indices]
 
     def motion(self, frames: torch.Tensor, new_shot: Sequence[bool] | None = None,
-               masks: Sequence[torch.Tensor | None] | None = None) -> Motion:
+               masks: Sequence[torch.Tensor | None] | None = None, regrid: Sequence[bool] | None = None) -> Motion:
         """Flow from each frame to its predecessor and the blend weights, for a batch.
 
         Args:
@@ -487,6 +570,8 @@ class Temporal:
                 None. The source's flow knows nothing of a mask video: where a
                 frame's masks differ from its predecessor's, the past is not
                 kept (else a region's style would trail behind its mask).
+            regrid: per frame, True where the grid phase lock starts again
+                (:meth:`regrid` of the frames' indices in the video); default none.
 
         Shape:
             frames ``(B, 3, H, W)`` -> :class:`Motion` with maps at :func:`flow_shape`.
@@ -517,7 +602,76 @@ class Temporal:
         fresh = tuple(starts[i] or not has_prev[i] or frac[i] < s.min_consistent for i in range(b))
         keep = torch.tensor([0.0 if f else 1.0 for f in fresh], device=weight.device).reshape(b, 1, 1, 1)
         self._grey = grey[-1:].clone()
-        return Motion(fresh, back, weight * keep, tuple(frac))
+        weight = weight * keep
+        shift = None
+        if s.phase:
+            restart = [f or bool(r) for f, r in zip(fresh, regrid if regrid is not None else [False] * b)]
+            back, weight, shift = self._lock_phase(back, weight, ok, restart, (frames.shape[-2], frames.shape[-1]))
+        return Motion(fresh, back, weight, tuple(frac), shift)
+
+    def _lock_phase(self, back: torch.Tensor, weight: torch.Tensor, ok: torch.Tensor, restart: Sequence[bool],
+                    size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each frame's grid phase shift, and the flow and weights of the frames so shifted.
+
+        The camera's translation is the median of the trusted flow; the shift
+        takes it up modulo :data:`GRID` (0 where ``restart`` says). Frame t is
+        sampled at ``p + s_t``, so pixel ``p`` of shifted frame t came from
+        ``p + s_t + back(p + s_t) - s_{t-1}`` of shifted frame t-1.
+        """
+        b, _, h, w = back.shape
+        to_work = torch.tensor([size[1] / w, size[0] / h], device=back.device)
+        flows, weights, shifts = [], [], []
+        for i in range(b):
+            if self._shift is None:
+                prev = cur = torch.zeros(2, device=back.device)
+            elif restart[i]:
+                prev, cur = self._shift, torch.zeros(2, device=back.device)
+            else:
+                v = back[i].flatten(1)[:, ok[i].flatten()]
+                m = v.median(1).values if v.shape[1] else torch.zeros(2, device=back.device)
+                prev = self._shift
+                cur = torch.remainder(prev - m * to_work + GRID / 2, GRID) - GRID / 2
+            s_flow = (cur / to_work).reshape(1, 2, 1, 1)
+            moved = (cur - prev) / to_work
+            if bool((cur == 0).all()):
+                f, wt = back[i : i + 1], weight[i : i + 1]
+            else:
+                f, _ = warp(back[i : i + 1], s_flow.expand(1, 2, h, w))
+                wt, _ = warp(weight[i : i + 1], s_flow.expand(1, 2, h, w))
+            flows.append(f + moved.reshape(1, 2, 1, 1))
+            weights.append(wt)
+            shifts.append(cur)
+            self._shift = cur
+        return torch.cat(flows), torch.cat(weights), torch.stack(shifts)
+
+    def source(self, frames: torch.Tensor, motion: Motion) -> torch.Tensor:
+        """What the encoder sees: the frames at their grid phase, steadied by the warped past (``source``).
+
+        A no-op when neither ``phase`` nor ``source`` is on.
+
+        Shape:
+            ``(B, 3, H, W)`` at the working size -> ``(B, 3, H, W)``.
+        """
+        s = self.settings
+        self._check(motion, frames)
+        if (not s.phase and s.source == 0) or motion.flow is None:
+            return frames
+        size = tuple(frames.shape[-2:])
+        out = []
+        for i in range(frames.shape[0]):
+            x = frames[i : i + 1].float()
+            if motion.shift is not None:
+                x = _shifted(x, motion.shift[i]).clamp(0, 1)
+            if motion.fresh[i]:
+                self._src = None
+            if s.source > 0:
+                if self._src is not None:
+                    past, _ = warp(self._src, resize_flow(motion.flow[i : i + 1], size), s.resample)
+                    wgt = s.source * F.interpolate(motion.weight[i : i + 1], size=size, mode="bilinear", align_corners=False)
+                    x = torch.lerp(x, past.clamp(0, 1), wgt)
+                self._src = x
+            out.append(x)
+        return torch.cat(out).to(frames.dtype)
 
     def _region_kept(self, masks: Sequence[torch.Tensor | None], size: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
         """Per frame, 1 - how much its masks changed since the previous frame, ``(B, 1, h, w)`` at the flow size.
@@ -617,7 +771,7 @@ class Temporal:
         s = self.settings
         self._check(motion, frames)
         if s.output == 0 or motion.flow is None:
-            return frames
+            return self._unshift(frames, motion)
         out = []
         size = tuple(frames.shape[-2:])
         for i in range(frames.shape[0]):
@@ -634,7 +788,14 @@ class Temporal:
                     o = torch.lerp(o, past.to(o.dtype), wgt.to(o.dtype))
             self._out = o
             out.append(o)
-        return torch.cat(out)
+        return self._unshift(torch.cat(out), motion)
+
+    def _unshift(self, frames: torch.Tensor, motion: Motion) -> torch.Tensor:
+        """Undo :meth:`source`'s grid phase shift: back to the source's own coordinates."""
+        if motion.shift is None:
+            return frames
+        return torch.cat([_shifted(frames[i : i + 1], -motion.shift[i]).clamp(0, 1)
+                          for i in range(frames.shape[0])])
 
 
 @dataclass
@@ -651,10 +812,12 @@ class TemporalHooks:
     state: Temporal
     new_shot: tuple[bool, ...] | None = None
     masks: tuple[torch.Tensor | None, ...] | None = field(default=None, repr=False)
+    regrid: tuple[bool, ...] | None = None
     motion: Motion | None = field(default=None, repr=False)
 
-    def begin(self, small: torch.Tensor) -> None:
-        self.motion = self.state.motion(small, self.new_shot, self.masks)
+    def begin(self, small: torch.Tensor) -> torch.Tensor:
+        self.motion = self.state.motion(small, self.new_shot, self.masks, self.regrid)
+        return self.state.source(small, self.motion)
 
     def _motion(self) -> Motion:
         if self.motion is None:
