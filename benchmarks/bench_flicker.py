@@ -101,21 +101,27 @@ def S(**changes) -> TemporalSettings:  # noqa: N802 - reads as a table below
 
 METHODS: dict[str, TemporalSettings] = {
     "off": OFF,
+    "features 0.9 + output 0.8, contrast kept (previous default)": S(features=0.9, output=0.8, contrast=5),
+    "phase": S(phase=True),
+    "source 0.8 + features 0.9 + output 0.8, contrast kept": S(source=0.8, features=0.9, output=0.8, contrast=5),
+    "phase + features 0.9 + output 0.8, contrast kept": S(phase=True, features=0.9, output=0.8, contrast=5),
+    "phase + snap + features 0.9 + output 0.8, contrast kept": TemporalSettings(),  # the default
+    "phase + snap + features 0.95 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.95, output=0.95,
+                                                                   contrast=5),
+}
+# Earlier studies and variants, run on their own (--methods ... --section ...).
+EXTRA_METHODS: dict[str, TemporalSettings] = {
     "stats 0.8": S(stats=0.8),
     "naive output 0.8 (DIS, no source check, bilinear)": S(output=0.8, flow_method="dis", tolerance=1e3, resample="bilinear"),
     "output 0.8": S(output=0.8),
     "output 0.8, contrast kept": S(output=0.8, contrast=5),
     "features 0.9": S(features=0.9),
     "features 0.9 + output 0.5, contrast kept": S(features=0.9, output=0.5, contrast=5),
-    "features 0.9 + output 0.8, contrast kept": TemporalSettings(),  # the default
     "features 0.9 + output 0.8, contrast kept (DIS)": S(features=0.9, output=0.8, contrast=5, flow_method="dis"),
     "stats 0.8 + features 0.9 + output 0.8, contrast kept": S(stats=0.8, features=0.9, output=0.8, contrast=5),
     "stats 0.8 + features 0.9 + output 0.8, contrast kept, no cut reset": S(
         stats=0.8, features=0.9, output=0.8, contrast=5, min_consistent=0.0
     ),
-}
-# Stronger settings, run on their own (--methods ... --section temporal-strong).
-EXTRA_METHODS: dict[str, TemporalSettings] = {
     "features 0.95 + output 0.9, contrast kept, tolerance 0.1": S(features=0.95, output=0.9, contrast=5, tolerance=0.1),
     "features 0.95 + output 0.9, contrast kept, tolerance 0.1 (DIS)": S(
         features=0.95, output=0.9, contrast=5, tolerance=0.1, flow_method="dis"
@@ -124,21 +130,20 @@ EXTRA_METHODS: dict[str, TemporalSettings] = {
     "features 0.9 + output 0.8, contrast kept, tolerance 0.15 (DIS)": S(
         features=0.9, output=0.8, contrast=5, tolerance=0.15, flow_method="dis"
     ),
-}
-EXTRA_METHODS.update({
-    "phase": S(phase=True),
     "source 0.8": S(source=0.8),
     "phase + features 0.9": S(phase=True, features=0.9),
     "phase + output 0.8, contrast kept": S(phase=True, output=0.8, contrast=5),
-    "phase + features 0.9 + output 0.8, contrast kept": S(phase=True, features=0.9, output=0.8, contrast=5),
-    "source 0.8 + features 0.9 + output 0.8, contrast kept": S(source=0.8, features=0.9, output=0.8, contrast=5),
-    "phase + source 0.8 + features 0.9 + output 0.8, contrast kept": S(phase=True, source=0.8, features=0.9, output=0.8, contrast=5),
-    "phase + features 0.9 + output 0.9, contrast kept": S(phase=True, features=0.9, output=0.9, contrast=5),
-    "phase (period 8) + features 0.9 + output 0.8, contrast kept": S(phase=True, phase_period=8, features=0.9, output=0.8, contrast=5),
-    "phase (period 1000) + features 0.9 + output 0.8, contrast kept": S(phase=True, phase_period=1000, features=0.9, output=0.8, contrast=5),
-    "phase + features 0.95 + output 0.95, contrast kept": S(phase=True, features=0.95, output=0.95, contrast=5),
-    "phase + source 0.8 + features 0.9 + output 0.9, contrast kept": S(phase=True, source=0.8, features=0.9, output=0.9, contrast=5),
-})
+    "phase (period 8) + features 0.9 + output 0.8, contrast kept": S(phase=True, phase_period=8, features=0.9,
+                                                                      output=0.8, contrast=5),
+    "phase (period 1000) + features 0.9 + output 0.8, contrast kept": S(phase=True, phase_period=1000, features=0.9,
+                                                                         output=0.8, contrast=5),
+    "phase + snap + features 0.9 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.9, output=0.95,
+                                                                  contrast=5),
+    "phase + snap 0.004 + features 0.9 + output 0.8, contrast kept": S(phase=True, snap=0.004, features=0.9, output=0.8,
+                                                                       contrast=5),
+    "phase + snap + output 0.95, contrast kept": S(phase=True, snap=0.002, output=0.95, contrast=5),
+    "phase + snap + features 0.95 + output 0.95": S(phase=True, snap=0.002, features=0.95, output=0.95),
+}
 # The product's strength setting (vidstyle.settings.SteadySettings: --steady-strength), below the default (1).
 EXTRA_METHODS.update({f"steady strength {x}": SteadySettings(strength=x).temporal() for x in (0.5, 0.75)})
 NO_RESET = "no cut reset"  # methods named so get no shot list either

@@ -1,7 +1,7 @@
 """Temporal consistency: the one stage of a render with memory.
 
 A feed-forward stylizer treats every frame on its own, so texture that should
-stay put on a still wall crawls from frame to frame. Two mechanisms make it
+stay put on a still wall crawls from frame to frame. These mechanisms make it
 steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``):
 
 - **Steady statistics.** AdaIN normalises each frame's relu4_1 channels by
@@ -23,11 +23,36 @@ steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``
   not line up averages them away (the style washes out, badly wherever the
   camera moves, since every warp also resamples); :func:`contrast_blend`
   blends and then gives the detail back the local contrast of the new frame.
+- **Grid phase lock** (``phase``). The encoder's three stride-2 poolings and
+  the decoder's three 2x upsamplings make the network equivariant to shifts
+  by whole multiples of 8 px only (:data:`GRID`): when the camera pans by a
+  fraction of that, the decoder draws other strokes on every frame, and no
+  blend of strokes that do not line up keeps both the style and the calm.
+  So each frame is shifted (by at most 4 px, one Lanczos resample, not
+  recursive) so that the camera's motion from the previous frame, the
+  flow's median, becomes a whole number of cells: the scene sits at the
+  same phase of the grid as before, the network draws the same strokes in
+  the same places, the blends above work on pictures that line up (their
+  warps, nearly whole-pixel, barely blur), and the result is shifted back.
+  The phase starts again (at 0) at every ``phase_period``-th frame of the
+  video, so that a farm chunk's warm-up finds a single render's phase.
+- **The camera's own motion** (``snap``). A local flow leaks a fraction of a
+  pixel around people walking through a still shot and drifts on flat
+  areas; the past carried along it is misplaced, and the strokes there
+  shimmer. Wherever the camera's motion (the flow's median) explains the
+  source as well, it replaces the local flow (:func:`snap_to_global`).
+- **Source averaging** (``source``, off by default): a flow-compensated
+  recursive average of the frames the encoder sees, to take sensor and codec
+  noise out before the network amplifies it. Measured, it does little on
+  the sample clips (their codec leaves little noise) and costs structure.
 
 The defaults (:class:`TemporalSettings`) are the best trade-off that
-``benchmarks/RESULTS-flicker.md`` measured: features 0.9, output 0.8 with the
-contrast kept, the built-in Lucas-Kanade flow at 192 px, no steady
-statistics (they help a little alone and nothing on top of the flow blends).
+``benchmarks/RESULTS-flicker.md`` measured: phase lock and snap on, features
+0.9, output 0.8 with the contrast kept, the built-in Lucas-Kanade flow at
+192 px, no steady statistics (they help a little alone and nothing on top of
+the flow blends). Stronger output blends (0.95) are steadier still on a fixed
+camera but a farm chunk's 32-frame warm-up no longer converges to a single
+render (the memory forgets too slowly), and the structure drifts further.
 
 Every cut resets the memory: the render loop says where shots start (the shot
 list, timeline cuts, a farm chunk's first frame), and a frame whose flow
@@ -49,14 +74,14 @@ decoder (:class:`vidstyle.stylize.BatchHooks`)::
         out = stylizer.stylize(batch.rgb, looks, hooks=state.hooks(new_shot))
 
 The same by hand (``small`` is the batch at the network's working size,
-``new_shot`` a flag per frame)::
+``new_shot`` a flag per frame, ``indices`` the frames' indices in the video)::
 
-    motion = state.motion(small, new_shot)                  # flow + weights
-    feats = encoder(small)
+    motion = state.motion(small, new_shot, regrid=state.regrid(indices))  # flow, weights, grid phase
+    feats = encoder(state.source(small, motion))            # the frames at their grid phase
     target = state.features(feats, motion, style_mean, style_std)
     # or, for any look: transfer with state.content_stats(feats, motion),
     # then state.blend_features(target, motion)
-    out = state.output(decoder(target), motion)             # before colour and resizing
+    out = state.output(decoder(target), motion)             # blended, shifted back; before colour and resizing
 """
 from __future__ import annotations
 
@@ -81,6 +106,7 @@ __all__ = [
     "dis_flow",
     "warp",
     "resize_flow",
+    "snap_to_global",
     "consistent",
     "blend_weight",
     "ema_stats",
@@ -93,6 +119,8 @@ FLOW_METHODS = ("lk", "dis")
 # The encoder's three stride-2 poolings and the decoder's three 2x upsamplings:
 # the network is equivariant to shifts by whole multiples of this many pixels only.
 GRID = 8
+# Camera motion below this (pixels of the working size per frame) is taken as none by the grid phase lock.
+STILL = 0.02
 
 
 # --------------------------------------------------------------------------- #
@@ -138,6 +166,9 @@ class TemporalSettings:
             shifted (by at most 4 px) so that the scene sits at the same
             phase of the grid as in the previous frame, and the result is
             shifted back (see :class:`Motion`).
+        snap: where the camera's motion (the flow's median) predicts the
+            source within this much (mean abs in [0, 1]) of the local flow, it
+            replaces the local flow (:func:`snap_to_global`; 0: off).
         phase_period: the lock starts again (shift 0) at every frame whose
             index in the video is a multiple of this (the render loop says
             which: ``regrid`` in :meth:`Temporal.motion`), so that a farm
@@ -158,11 +189,12 @@ class TemporalSettings:
     source: float = 0.0
     phase: bool = True
     phase_period: int = 16
+    snap: float = 0.002
 
     @classmethod
     def off(cls) -> TemporalSettings:
         """No steadying at all: every frame stylized on its own."""
-        return cls(stats=0.0, features=0.0, output=0.0, source=0.0, phase=False)
+        return cls(stats=0.0, features=0.0, output=0.0, source=0.0, phase=False, snap=0.0)
 
     def check(self) -> TemporalSettings:
         for name in ("stats", "features", "output", "source"):
@@ -179,6 +211,8 @@ class TemporalSettings:
             raise ValueError(f"min_consistent must be in [0, 1], got {self.min_consistent}")
         if self.resample not in ("bilinear", "bicubic"):
             raise ValueError(f"resample must be bilinear or bicubic, got {self.resample!r}")
+        if not self.snap >= 0:
+            raise ValueError(f"snap slack must be at least 0, got {self.snap}")
         if self.phase_period < 1:
             raise ValueError(f"phase period must be at least 1 frame, got {self.phase_period}")
         if self.contrast < 0 or (self.contrast and self.contrast % 2 == 0):
@@ -342,6 +376,27 @@ def flow(i0: torch.Tensor, i1: torch.Tensor, method: str = "lk") -> torch.Tensor
     if method not in flows:
         raise ValueError(f"unknown flow method {method!r}: use {' or '.join(FLOW_METHODS)}")
     return flows[method](i0, i1)
+
+
+def snap_to_global(u: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor, slack: float, window: int = 9) -> torch.Tensor:
+    """The flow, with the camera's own motion wherever that explains the picture as well.
+
+    A local flow leaks: around a person walking through a still shot, and on
+    flat areas where nothing pins it down, it drifts by a fraction of a pixel,
+    and the past it carries is then misplaced (the picture's flat areas do
+    not show it; the stylized strokes on them do). The camera's motion, the
+    median of the flow, is the better answer wherever it predicts ``i0`` from
+    ``i1`` within ``slack`` (mean abs over a ``window`` box) of the local flow.
+
+    Shape:
+        u ``(B, 2, H, W)``; i0, i1 ``(B, 1, H, W)``, with ``i0(p) ~ i1(p + u(p))`` -> ``(B, 2, H, W)``.
+    """
+    g = u.flatten(2).median(-1).values[:, :, None, None].expand_as(u)
+    w_local, _ = warp(i1, u)
+    w_global, _ = warp(i1, g)
+    e_local = _box((w_local - i0).abs(), window)
+    e_global = _box((w_global - i0).abs(), window)
+    return torch.where(e_global <= e_local + slack, g, u)
 
 
 def consistent(back: torch.Tensor, fwd: torch.Tensor, alpha: float = 0.01, beta: float = 0.5) -> torch.Tensor:
@@ -592,6 +647,8 @@ class Temporal:
         has_prev = [self._grey is not None] + [True] * (b - 1)
         pair0, pair1 = torch.cat([grey, prev]), torch.cat([prev, grey])
         both = flow(pair0, pair1, s.flow_method)
+        if s.snap > 0:
+            both = snap_to_global(both, pair0, pair1, s.snap)
         back, fwd = both[:b], both[b:]
         ok = consistent(back, fwd)
         prev_w, _ = warp(prev, back)
@@ -605,7 +662,10 @@ class Temporal:
         weight = weight * keep
         shift = None
         if s.phase:
-            restart = [f or bool(r) for f, r in zip(fresh, regrid if regrid is not None else [False] * b)]
+            # A frame that keeps nothing of the past (a cut, every mask changed) has nothing to line up with:
+            # it starts at phase 0, as it would on its own.
+            empty = (weight.flatten(1).amax(1) < 1e-6).tolist()
+            restart = [f or bool(r) or e for f, r, e in zip(fresh, regrid if regrid is not None else [False] * b, empty)]
             back, weight, shift = self._lock_phase(back, weight, ok, restart, (frames.shape[-2], frames.shape[-1]))
         return Motion(fresh, back, weight, tuple(frac), shift)
 
@@ -630,7 +690,11 @@ class Temporal:
                 v = back[i].flatten(1)[:, ok[i].flatten()]
                 m = v.median(1).values if v.shape[1] else torch.zeros(2, device=back.device)
                 prev = self._shift
-                cur = torch.remainder(prev - m * to_work + GRID / 2, GRID) - GRID / 2
+                m = m * to_work
+                # A fixed camera's median wobbles by a few thousandths of a pixel: it does not move the
+                # grid (every resample blurs a little, and a chunk's warm-up keeps a single render's phase 0).
+                m = torch.where(m.abs() < STILL, torch.zeros_like(m), m)
+                cur = torch.remainder(prev - m + GRID / 2, GRID) - GRID / 2
             s_flow = (cur / to_work).reshape(1, 2, 1, 1)
             moved = (cur - prev) / to_work
             if bool((cur == 0).all()):
@@ -803,10 +867,11 @@ class TemporalHooks:
     """One batch of the temporal stage, as the hooks of :meth:`vidstyle.stylize.Stylizer.stylize`.
 
     ``begin`` computes the batch's :class:`Motion` from the source frames at
-    the working size; ``content_stats`` gives the steady statistics (None with
+    the working size and gives the frames the encoder sees (:meth:`Temporal.source`:
+    at their grid phase); ``content_stats`` gives the steady statistics (None with
     ``stats`` 0: AdaIN then takes each frame's own, exactly as without this
     stage); ``features`` blends the decoder's input, ``output`` the decoded
-    frames. Made by :meth:`Temporal.hooks`; used once, in that order.
+    frames and shifts them back. Made by :meth:`Temporal.hooks`; used once, in that order.
     """
 
     state: Temporal
