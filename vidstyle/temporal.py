@@ -50,9 +50,10 @@ The defaults (:class:`TemporalSettings`) are the best trade-off that
 ``benchmarks/RESULTS-flicker.md`` measured: phase lock and snap on, features
 0.9, output 0.8 with the contrast kept, the built-in Lucas-Kanade flow at
 192 px, no steady statistics (they help a little alone and nothing on top of
-the flow blends). Stronger output blends (0.95) are steadier still on a fixed
-camera but a farm chunk's 32-frame warm-up no longer converges to a single
-render (the memory forgets too slowly), and the structure drifts further.
+the flow blends). Stronger blends (features and output 0.95) are steadier
+still (a fixed camera 1.7x the source's flicker instead of 2.3x) but move the
+structure 4-5% and forget more slowly, so a farm chunk would need a longer
+warm-up to meet a single render.
 
 Every cut resets the memory: the render loop says where shots start (the shot
 list, timeline cuts, a farm chunk's first frame), and a frame whose flow
