@@ -17,7 +17,8 @@ A stage with memory (the temporal stage, :mod:`vidstyle.temporal`) takes part
 through :class:`BatchHooks`, one object per call of :meth:`Stylizer.stylize`,
 at three places around the networks, all at the working size::
 
-    small = frames at the working size       -> hooks.begin(small)         (flow of the source; gives what the encoder sees)
+    small = frames at the working size       -> hooks.begin(small)         (flow of the source; gives what
+                                                                           the encoder sees)
     feats = encode(begin's frames)           -> hooks.content_stats(feats) (AdaIN's content statistics, or None)
     target = AdaIN with each frame's look    -> hooks.features(target)     (the decoder's input)
     out = decode(target)                     -> hooks.output(out)          (before colour and resizing)

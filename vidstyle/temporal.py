@@ -490,14 +490,14 @@ def adain_with_stats(
 
 def _lanczos_taps(frac: float, a: int = 3) -> list[float]:
     """The ``2a`` Lanczos-``a`` weights of samples ``-a+1 .. a`` around a point ``frac`` in [0, 1) past sample 0."""
-    def l(t: float) -> float:
+    def kernel(t: float) -> float:
         if t == 0:
             return 1.0
         if abs(t) >= a:
             return 0.0
         pt = math.pi * t
         return a * math.sin(pt) * math.sin(pt / a) / (pt * pt)
-    taps = [l(frac - k) for k in range(-a + 1, a + 1)]
+    taps = [kernel(frac - k) for k in range(-a + 1, a + 1)]
     total = sum(taps)
     return [t / total for t in taps]
 
@@ -666,7 +666,8 @@ class Temporal:
             # A frame that keeps nothing of the past (a cut, every mask changed) has nothing to line up with:
             # it starts at phase 0, as it would on its own.
             empty = (weight.flatten(1).amax(1) < 1e-6).tolist()
-            restart = [f or bool(r) or e for f, r, e in zip(fresh, regrid if regrid is not None else [False] * b, empty)]
+            again = regrid if regrid is not None else [False] * b
+            restart = [f or bool(r) or e for f, r, e in zip(fresh, again, empty)]
             back, weight, shift = self._lock_phase(back, weight, ok, restart, (frames.shape[-2], frames.shape[-1]))
         return Motion(fresh, back, weight, tuple(frac), shift)
 
@@ -732,7 +733,8 @@ class Temporal:
             if s.source > 0:
                 if self._src is not None:
                     past, _ = warp(self._src, resize_flow(motion.flow[i : i + 1], size), s.resample)
-                    wgt = s.source * F.interpolate(motion.weight[i : i + 1], size=size, mode="bilinear", align_corners=False)
+                    wgt = s.source * F.interpolate(motion.weight[i : i + 1], size=size, mode="bilinear",
+                                                   align_corners=False)
                     x = torch.lerp(x, past.clamp(0, 1), wgt)
                 self._src = x
             out.append(x)
