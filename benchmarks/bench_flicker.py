@@ -91,7 +91,7 @@ CLIPS = (
     Clip("hard cut", MEDIA / "cut_street_bunny.mp4", 8, cuts=(20,)),
 )
 
-OFF = TemporalSettings(stats=0.0, features=0.0, output=0.0, contrast=0)
+OFF = replace(TemporalSettings.off(), contrast=0)
 
 
 def S(**changes) -> TemporalSettings:  # noqa: N802 - reads as a table below
@@ -101,21 +101,27 @@ def S(**changes) -> TemporalSettings:  # noqa: N802 - reads as a table below
 
 METHODS: dict[str, TemporalSettings] = {
     "off": OFF,
+    "features 0.9 + output 0.8, contrast kept (previous default)": S(features=0.9, output=0.8, contrast=5),
+    "phase": S(phase=True),
+    "source 0.8 + features 0.9 + output 0.8, contrast kept": S(source=0.8, features=0.9, output=0.8, contrast=5),
+    "phase + features 0.9 + output 0.8, contrast kept": S(phase=True, features=0.9, output=0.8, contrast=5),
+    "phase + snap + features 0.9 + output 0.8, contrast kept": TemporalSettings(),  # the default
+    "phase + snap + features 0.95 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.95, output=0.95,
+                                                                   contrast=5),
+}
+# Earlier studies and variants, run on their own (--methods ... --section ...).
+EXTRA_METHODS: dict[str, TemporalSettings] = {
     "stats 0.8": S(stats=0.8),
     "naive output 0.8 (DIS, no source check, bilinear)": S(output=0.8, flow_method="dis", tolerance=1e3, resample="bilinear"),
     "output 0.8": S(output=0.8),
     "output 0.8, contrast kept": S(output=0.8, contrast=5),
     "features 0.9": S(features=0.9),
     "features 0.9 + output 0.5, contrast kept": S(features=0.9, output=0.5, contrast=5),
-    "features 0.9 + output 0.8, contrast kept": TemporalSettings(),  # the default
     "features 0.9 + output 0.8, contrast kept (DIS)": S(features=0.9, output=0.8, contrast=5, flow_method="dis"),
     "stats 0.8 + features 0.9 + output 0.8, contrast kept": S(stats=0.8, features=0.9, output=0.8, contrast=5),
     "stats 0.8 + features 0.9 + output 0.8, contrast kept, no cut reset": S(
         stats=0.8, features=0.9, output=0.8, contrast=5, min_consistent=0.0
     ),
-}
-# Stronger settings, run on their own (--methods ... --section temporal-strong).
-EXTRA_METHODS: dict[str, TemporalSettings] = {
     "features 0.95 + output 0.9, contrast kept, tolerance 0.1": S(features=0.95, output=0.9, contrast=5, tolerance=0.1),
     "features 0.95 + output 0.9, contrast kept, tolerance 0.1 (DIS)": S(
         features=0.95, output=0.9, contrast=5, tolerance=0.1, flow_method="dis"
@@ -124,6 +130,19 @@ EXTRA_METHODS: dict[str, TemporalSettings] = {
     "features 0.9 + output 0.8, contrast kept, tolerance 0.15 (DIS)": S(
         features=0.9, output=0.8, contrast=5, tolerance=0.15, flow_method="dis"
     ),
+    "source 0.8": S(source=0.8),
+    "phase + features 0.9": S(phase=True, features=0.9),
+    "phase + output 0.8, contrast kept": S(phase=True, output=0.8, contrast=5),
+    "phase (period 8) + features 0.9 + output 0.8, contrast kept": S(phase=True, phase_period=8, features=0.9,
+                                                                      output=0.8, contrast=5),
+    "phase (period 1000) + features 0.9 + output 0.8, contrast kept": S(phase=True, phase_period=1000, features=0.9,
+                                                                         output=0.8, contrast=5),
+    "phase + snap + features 0.9 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.9, output=0.95,
+                                                                  contrast=5),
+    "phase + snap 0.004 + features 0.9 + output 0.8, contrast kept": S(phase=True, snap=0.004, features=0.9, output=0.8,
+                                                                       contrast=5),
+    "phase + snap + output 0.95, contrast kept": S(phase=True, snap=0.002, output=0.95, contrast=5),
+    "phase + snap + features 0.95 + output 0.95": S(phase=True, snap=0.002, features=0.95, output=0.95),
 }
 # The product's strength setting (vidstyle.settings.SteadySettings: --steady-strength), below the default (1).
 EXTRA_METHODS.update({f"steady strength {x}": SteadySettings(strength=x).temporal() for x in (0.5, 0.75)})
@@ -244,6 +263,7 @@ def cost(st: Stylizer, quality: Quality, clip: Clip, methods: dict[str, Temporal
             for name, state in states.items():
                 t2 = time.perf_counter()
                 motion = state.motion(x)
+                state.source(x, motion)
                 state.features(f, motion, s_mean, s_std)
                 state.output(o, motion)
                 if i > 0:
@@ -283,7 +303,8 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
         flags = [i == 0 for i in range(n)] if NO_RESET in name else starts
         # Methods whose feature path is the same share its decoded frames (the output blend comes after).
         feature_path = replace(settings, output=0.0, contrast=0)
-        key = (feature_path, NO_RESET in name) if settings.stats > 0 or settings.features > 0 else None
+        key = ((feature_path, NO_RESET in name)
+               if settings.stats > 0 or settings.features > 0 or settings.source > 0 or settings.phase else None)
         state = Temporal(settings)
         if key is not None and key in decoded:
             feature_state = None
@@ -292,14 +313,17 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
         outs, decs = [], []
         for i in range(0, n, batch):
             sl = slice(i, i + batch)
-            motion = state.motion(small[sl], flags[sl])
+            regrid = state.regrid(range(clip.first + i, clip.first + min(i + batch, n)))
+            motion = state.motion(small[sl], flags[sl], regrid=regrid)
             if key is None:
                 o = plain[sl]
             elif feature_state is None:
                 o = decoded[key][sl]
             else:
-                m2 = feature_state.motion(small[sl], flags[sl])
-                o = st.decoder(feature_state.features(feats[sl], m2, s_mean, s_std)).float().clamp(0, 1)
+                m2 = feature_state.motion(small[sl], flags[sl], regrid=regrid)
+                seen = feature_state.source(x := small[sl], m2)
+                f = feats[sl] if seen is x else st.encoder.encode(seen).float()
+                o = st.decoder(feature_state.features(f, m2, s_mean, s_std)).float().clamp(0, 1)
                 decs.append(o)
             outs.append(state.output(o, motion))
         if decs:

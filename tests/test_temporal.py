@@ -18,6 +18,7 @@ from vidstyle.temporal import (
     lk_flow,
     luma,
     resize_flow,
+    snap_to_global,
     warp,
 )
 
@@ -147,7 +148,7 @@ def test_ema_stats_follow_a_steady_mean_and_damp_noise():
 def test_settings_are_checked():
     bad_settings = (
         dict(stats=1.0), dict(features=-0.1), dict(flow_method="raft"), dict(flow_size=4), dict(tolerance=0),
-        dict(resample="nearest"), dict(contrast=4),
+        dict(resample="nearest"), dict(contrast=4), dict(source=1.0), dict(snap=-0.1), dict(phase_period=0),
     )
     for bad in bad_settings:
         with pytest.raises(ValueError):
@@ -173,7 +174,7 @@ def run(state: Temporal, frames: torch.Tensor, batch: int, new_shot: list[bool] 
     for i in range(0, frames.shape[0], batch):
         x = frames[i : i + batch]
         motion = state.motion(x, flags[i : i + batch])
-        t = state.features(x, motion, STYLE_MEAN, STYLE_STD)
+        t = state.features(state.source(x, motion), motion, STYLE_MEAN, STYLE_STD)
         decoded = t if outputs is None else outputs[i : i + batch]
         outs.append(state.output(decoded, motion))
         targets.append(t)
@@ -250,3 +251,92 @@ def test_reset_forgets():
     _, fresh, _ = run(Temporal(state.settings), frames[2:], 1)
     assert motions[0].fresh == (True,)
     assert torch.equal(again, fresh)
+
+
+# --------------------------------------------------------------------------- #
+# Grid phase, source averaging, the camera's own motion
+# --------------------------------------------------------------------------- #
+
+
+PHASE_ONLY = TemporalSettings(features=0.0, output=0.0, snap=0.0, phase=True, flow_size=W)
+
+
+def test_phase_lock_turns_a_subpixel_pan_into_whole_cells_of_the_grid():
+    step = (1.3, -0.6)  # frame t is frame t-1 moved by -step
+    frames = pan(14, 8, step)
+    state = Temporal(PHASE_ONLY)
+    motions = [state.motion(frames[i : i + 2]) for i in range(0, 8, 2)]
+    shifts = torch.cat([m.shift for m in motions])
+    assert torch.equal(shifts[0], torch.zeros(2))  # a shot starts where it is
+    # From one frame to the next the shifted scene moves by a multiple of 8 px.
+    moved = torch.remainder(shifts[1:] - shifts[:-1] + torch.tensor(step) + 4, 8) - 4
+    assert float(moved.abs().max()) < 0.1
+    assert float(shifts.abs().max()) <= 4
+    # The frames the encoder sees do stand still (whole cells apart) and the result goes back where it was.
+    seen = torch.cat([state_seen for state_seen in _seen(frames, PHASE_ONLY)])
+    k = torch.round((shifts[1:] - shifts[:-1] + torch.tensor(step)) / 8) * 8
+    for t in range(1, 8):
+        dx, dy = (int(v) for v in k[t - 1])  # seen[t](p) = seen[t - 1](p + (dx, dy))
+        y0, y1, x0, x1 = 12 + max(-dy, 0), H - 12 - max(dy, 0), 12 + max(-dx, 0), W - 12 - max(dx, 0)
+        a = seen[t, :, y0:y1, x0:x1]
+        b = seen[t - 1, :, y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+        assert float((a - b).abs().mean()) < 0.01
+    _, outs, _ = run(Temporal(PHASE_ONLY), frames, 2)
+    _, plain, _ = run(Temporal(TemporalSettings.off()), frames, 2)
+    assert float((outs - plain)[..., 8:-8, 8:-8].abs().mean()) < 0.01
+
+
+def _seen(frames: torch.Tensor, settings: TemporalSettings) -> list[torch.Tensor]:
+    state = Temporal(settings)
+    out = []
+    for i in range(0, frames.shape[0], 2):
+        motion = state.motion(frames[i : i + 2])
+        out.append(state.source(frames[i : i + 2], motion))
+    return out
+
+
+def test_the_phase_starts_again_where_regrid_says():
+    frames = pan(15, 6, (1.3, 0.0))
+    state = Temporal(PHASE_ONLY)
+    assert state.regrid([0, 15, 16, 32, 33]) == [True, False, True, True, False]
+    assert Temporal(TemporalSettings.off()).regrid([0, 16]) == [False, False]
+    a = state.motion(frames[:3], regrid=[True, False, False])
+    b = state.motion(frames[3:], regrid=[True, False, False])
+    assert float(a.shift[2].abs().sum()) > 0 and torch.equal(b.shift[0], torch.zeros(2))
+    # Only the phase starts again: the memory is kept, and its flow knows the frame moved.
+    assert not b.fresh[0] and float(b.weight[0].mean()) > 0.5
+    assert abs(float(b.flow[0, 0, 10:-10, 10:-10].median()) - (1.3 - float(a.shift[2, 0]))) < 0.15
+
+
+def test_a_still_clip_stays_still_and_sharp():
+    base = texture(16)[..., :H, :W]
+    frames = base.expand(6, 3, H, W).clone()
+    g = torch.Generator().manual_seed(16)
+    stylized = (base + 0.08 * torch.randn(6, 3, H, W, generator=g)).clamp(0, 1)
+    _, outs, motions = run(Temporal(TemporalSettings(features=0.0)), frames, 3, outputs=stylized)
+    assert all(bool((m.shift == 0).all()) for m in motions)  # nothing moved: nothing resampled
+    assert float((outs[3:] - outs[2:-1]).abs().mean()) < 0.3 * float((stylized[1:] - stylized[:-1]).abs().mean())
+    detail = lambda x: float((x - F.avg_pool2d(x, 5, 1, 2)).abs().mean())  # noqa: E731
+    assert detail(outs[-1]) > 0.8 * detail(stylized[-1])  # the strokes keep their contrast
+
+
+def test_source_averaging_takes_the_noise_out_of_a_still_shot():
+    base = texture(17)[..., :H, :W]
+    g = torch.Generator().manual_seed(17)
+    frames = (base + 0.01 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)
+    seen = torch.cat(_seen(frames, TemporalSettings(features=0.0, output=0.0, phase=False, source=0.8)))
+    assert torch.equal(seen[0], frames[0])  # a shot's first frame as it is
+    assert float((seen[4:] - base).abs().mean()) < 0.6 * float((frames[4:] - base).abs().mean())
+
+
+def test_snap_keeps_the_camera_motion_where_it_explains_the_picture():
+    tex = shifted(luma(texture(18)), 0.0, 0.0)
+    moved = tex.clone()
+    moved[..., 20:50, 30:70] = shifted(luma(texture(18)), 3.0, 0.0)[..., 20:50, 30:70]  # a patch moves 3 px
+    u = torch.zeros(1, 2, H, W)
+    u[:, 0, 20:50, 30:70] = 3.0
+    leaky = u.clone()
+    leaky[:, 0, :, :20] = 0.4  # a local flow that drifts where nothing moves
+    snapped = snap_to_global(leaky, moved, tex, 0.004)
+    assert torch.equal(snapped[:, :, :, :20], torch.zeros(1, 2, H, 20))
+    assert torch.equal(snapped[:, :, 26:44, 36:64], u[:, :, 26:44, 36:64])  # the real motion is kept

@@ -106,7 +106,7 @@ class Steady:
     def hooks(self, batch: FrameBatch, looks: Sequence[Look]) -> TemporalHooks:
         """The stage's hooks for a decoded batch (in order, after the previous one) and its frames' looks."""
         masks = [look.masks for look in looks] if any(look.masks is not None for look in looks) else None
-        return self.state.hooks([i in self.resets for i in batch.indices], masks)
+        return self.state.hooks([i in self.resets for i in batch.indices], masks, self.state.regrid(batch.indices))
 
 
 def stylize_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch,

@@ -253,17 +253,21 @@ class SteadySettings:
     """Temporal consistency of a video render (:mod:`vidstyle.temporal`): on by default.
 
     A feed-forward stylizer paints every frame on its own, so texture crawls
-    on things that stand still. Steadied, each frame's features and picture
-    are blended with the previous frame's, carried along the source's optical
-    flow, where the flow can be trusted; every cut (the shot list, a timeline
-    cut, the start of the rendered range) starts afresh. Stills never use it.
+    on things that stand still. Steadied, each frame is moved to the phase of
+    the network's grid the scene had in the previous frame (so a camera move
+    does not make the network draw other strokes), and its features and
+    picture are blended with the previous frame's, carried along the
+    source's optical flow, where the flow can be trusted; every cut (the shot
+    list, a timeline cut, the start of the rendered range) starts afresh.
+    Stills never use it.
 
     Args:
         enabled: False: every frame stylized on its own (the output of
             vidstyle before this stage, exactly).
         strength: in [0, 1]: how much of the past is kept. 1 is the measured
             default (the previous frame's features weigh 0.9, its picture 0.8,
-            where the flow is trusted); the weights scale with it; 0 is off.
+            where the flow is trusted); the weights scale with it (the grid
+            phase lock stays on at any strength above 0); 0 is off.
     """
 
     enabled: bool = True

@@ -17,8 +17,9 @@ A stage with memory (the temporal stage, :mod:`vidstyle.temporal`) takes part
 through :class:`BatchHooks`, one object per call of :meth:`Stylizer.stylize`,
 at three places around the networks, all at the working size::
 
-    small = frames at the working size       -> hooks.begin(small)         (flow of the source)
-    feats = encode(small)                    -> hooks.content_stats(feats) (AdaIN's content statistics, or None)
+    small = frames at the working size       -> hooks.begin(small)         (flow of the source; gives what
+                                                                           the encoder sees)
+    feats = encode(begin's frames)           -> hooks.content_stats(feats) (AdaIN's content statistics, or None)
     target = AdaIN with each frame's look    -> hooks.features(target)     (the decoder's input)
     out = decode(target)                     -> hooks.output(out)          (before colour and resizing)
 """
@@ -156,8 +157,12 @@ class BatchHooks(Protocol):
     and pictures.
     """
 
-    def begin(self, small: torch.Tensor) -> None:
-        """The batch's source frames, ``(B, 3, h, w)`` in [0, 1], before anything else."""
+    def begin(self, small: torch.Tensor) -> torch.Tensor:
+        """The batch's source frames, ``(B, 3, h, w)`` in [0, 1], before anything else; gives what the encoder sees.
+
+        Whatever it gives (``small`` itself, or the frames steadied or moved
+        to the network's grid), ``output`` gets back to ``small``'s coordinates.
+        """
 
     def content_stats(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """What AdaIN normalises the content by, ``(B, C, 1, 1)`` twice; None: each frame's own."""
@@ -172,8 +177,8 @@ class BatchHooks(Protocol):
 class _NoMemory:
     """The hooks of a frame stylized on its own: every step passes through unchanged."""
 
-    def begin(self, small: torch.Tensor) -> None:
-        pass
+    def begin(self, small: torch.Tensor) -> torch.Tensor:
+        return small
 
     def content_stats(self, feats: torch.Tensor) -> None:
         return None
@@ -342,8 +347,7 @@ class Stylizer:
             full = frames.to(self.device, non_blocking=True).float()
             small = resize(full, working_size(h0, w0, self.size))
             hooks = hooks if hooks is not None else _NO_MEMORY
-            hooks.begin(small)
-            feats = self.encode(small)
+            feats = self.encode(hooks.begin(small))
             target = hooks.features(adain_targets(feats, looks, hooks.content_stats(feats)))
             out = preserve_colors(hooks.output(self.decode(target)), small, looks)
             if self.quality == "draft" and out.shape[-2:] != full.shape[-2:]:

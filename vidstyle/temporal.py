@@ -1,7 +1,7 @@
 """Temporal consistency: the one stage of a render with memory.
 
 A feed-forward stylizer treats every frame on its own, so texture that should
-stay put on a still wall crawls from frame to frame. Two mechanisms make it
+stay put on a still wall crawls from frame to frame. These mechanisms make it
 steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``):
 
 - **Steady statistics.** AdaIN normalises each frame's relu4_1 channels by
@@ -23,11 +23,37 @@ steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``
   not line up averages them away (the style washes out, badly wherever the
   camera moves, since every warp also resamples); :func:`contrast_blend`
   blends and then gives the detail back the local contrast of the new frame.
+- **Grid phase lock** (``phase``). The encoder's three stride-2 poolings and
+  the decoder's three 2x upsamplings make the network equivariant to shifts
+  by whole multiples of 8 px only (:data:`GRID`): when the camera pans by a
+  fraction of that, the decoder draws other strokes on every frame, and no
+  blend of strokes that do not line up keeps both the style and the calm.
+  So each frame is shifted (by at most 4 px, one Lanczos resample, not
+  recursive) so that the camera's motion from the previous frame, the
+  flow's median, becomes a whole number of cells: the scene sits at the
+  same phase of the grid as before, the network draws the same strokes in
+  the same places, the blends above work on pictures that line up (their
+  warps, nearly whole-pixel, barely blur), and the result is shifted back.
+  The phase starts again (at 0) at every ``phase_period``-th frame of the
+  video, so that a farm chunk's warm-up finds a single render's phase.
+- **The camera's own motion** (``snap``). A local flow leaks a fraction of a
+  pixel around people walking through a still shot and drifts on flat
+  areas; the past carried along it is misplaced, and the strokes there
+  shimmer. Wherever the camera's motion (the flow's median) explains the
+  source as well, it replaces the local flow (:func:`snap_to_global`).
+- **Source averaging** (``source``, off by default): a flow-compensated
+  recursive average of the frames the encoder sees, to take sensor and codec
+  noise out before the network amplifies it. Measured, it does little on
+  the sample clips (their codec leaves little noise) and costs structure.
 
 The defaults (:class:`TemporalSettings`) are the best trade-off that
-``benchmarks/RESULTS-flicker.md`` measured: features 0.9, output 0.8 with the
-contrast kept, the built-in Lucas-Kanade flow at 192 px, no steady
-statistics (they help a little alone and nothing on top of the flow blends).
+``benchmarks/RESULTS-flicker.md`` measured: phase lock and snap on, features
+0.9, output 0.8 with the contrast kept, the built-in Lucas-Kanade flow at
+192 px, no steady statistics (they help a little alone and nothing on top of
+the flow blends). Stronger blends (features and output 0.95) are steadier
+still (a fixed camera 1.7x the source's flicker instead of 2.3x) but move the
+structure 4-5% and forget more slowly, so a farm chunk would need a longer
+warm-up to meet a single render.
 
 Every cut resets the memory: the render loop says where shots start (the shot
 list, timeline cuts, a farm chunk's first frame), and a frame whose flow
@@ -49,14 +75,14 @@ decoder (:class:`vidstyle.stylize.BatchHooks`)::
         out = stylizer.stylize(batch.rgb, looks, hooks=state.hooks(new_shot))
 
 The same by hand (``small`` is the batch at the network's working size,
-``new_shot`` a flag per frame)::
+``new_shot`` a flag per frame, ``indices`` the frames' indices in the video)::
 
-    motion = state.motion(small, new_shot)                  # flow + weights
-    feats = encoder(small)
+    motion = state.motion(small, new_shot, regrid=state.regrid(indices))  # flow, weights, grid phase
+    feats = encoder(state.source(small, motion))            # the frames at their grid phase
     target = state.features(feats, motion, style_mean, style_std)
     # or, for any look: transfer with state.content_stats(feats, motion),
     # then state.blend_features(target, motion)
-    out = state.output(decoder(target), motion)             # before colour and resizing
+    out = state.output(decoder(target), motion)             # blended, shifted back; before colour and resizing
 """
 from __future__ import annotations
 
@@ -81,6 +107,7 @@ __all__ = [
     "dis_flow",
     "warp",
     "resize_flow",
+    "snap_to_global",
     "consistent",
     "blend_weight",
     "ema_stats",
@@ -90,6 +117,11 @@ __all__ = [
 ]
 
 FLOW_METHODS = ("lk", "dis")
+# The encoder's three stride-2 poolings and the decoder's three 2x upsamplings:
+# the network is equivariant to shifts by whole multiples of this many pixels only.
+GRID = 8
+# Camera motion below this (pixels of the working size per frame) is taken as none by the grid phase lock.
+STILL = 0.02
 
 
 # --------------------------------------------------------------------------- #
@@ -127,6 +159,22 @@ class TemporalSettings:
             of the working size) of :func:`contrast_blend`, which keeps the
             new frame's local contrast (a plain blend of strokes that do not
             line up washes them out).
+        source: weight of the warped previous *source* frame (as the encoder
+            saw it) where the flow is trusted: a recursive, flow-compensated
+            average of the input that takes the sensor and codec noise out
+            before the network amplifies it (0: off).
+        phase: lock the picture to the network's 8-pixel grid: each frame is
+            shifted (by at most 4 px) so that the scene sits at the same
+            phase of the grid as in the previous frame, and the result is
+            shifted back (see :class:`Motion`).
+        snap: where the camera's motion (the flow's median) predicts the
+            source within this much (mean abs in [0, 1]) of the local flow, it
+            replaces the local flow (:func:`snap_to_global`; 0: off).
+        phase_period: the lock starts again (shift 0) at every frame whose
+            index in the video is a multiple of this (the render loop says
+            which: ``regrid`` in :meth:`Temporal.motion`), so that a farm
+            chunk whose warm-up is at least this long finds the same phase as
+            a single render. Only the phase starts again, not the memory.
     """
 
     stats: float = 0.0
@@ -139,14 +187,18 @@ class TemporalSettings:
     renormalise: bool = True
     resample: str = "bicubic"
     contrast: int = 5
+    source: float = 0.0
+    phase: bool = True
+    phase_period: int = 16
+    snap: float = 0.002
 
     @classmethod
     def off(cls) -> TemporalSettings:
         """No steadying at all: every frame stylized on its own."""
-        return cls(stats=0.0, features=0.0, output=0.0)
+        return cls(stats=0.0, features=0.0, output=0.0, source=0.0, phase=False, snap=0.0)
 
     def check(self) -> TemporalSettings:
-        for name in ("stats", "features", "output"):
+        for name in ("stats", "features", "output", "source"):
             v = getattr(self, name)
             if not (0.0 <= v < 1.0) or math.isnan(v):
                 raise ValueError(f"temporal {name} strength must be in [0, 1), got {v}")
@@ -160,13 +212,17 @@ class TemporalSettings:
             raise ValueError(f"min_consistent must be in [0, 1], got {self.min_consistent}")
         if self.resample not in ("bilinear", "bicubic"):
             raise ValueError(f"resample must be bilinear or bicubic, got {self.resample!r}")
+        if not self.snap >= 0:
+            raise ValueError(f"snap slack must be at least 0, got {self.snap}")
+        if self.phase_period < 1:
+            raise ValueError(f"phase period must be at least 1 frame, got {self.phase_period}")
         if self.contrast < 0 or (self.contrast and self.contrast % 2 == 0):
             raise ValueError(f"contrast window must be 0 (off) or odd, got {self.contrast}")
         return self
 
     @property
     def needs_flow(self) -> bool:
-        return self.features > 0 or self.output > 0
+        return self.features > 0 or self.output > 0 or self.source > 0 or self.phase
 
 
 # --------------------------------------------------------------------------- #
@@ -323,6 +379,27 @@ def flow(i0: torch.Tensor, i1: torch.Tensor, method: str = "lk") -> torch.Tensor
     return flows[method](i0, i1)
 
 
+def snap_to_global(u: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor, slack: float, window: int = 9) -> torch.Tensor:
+    """The flow, with the camera's own motion wherever that explains the picture as well.
+
+    A local flow leaks: around a person walking through a still shot, and on
+    flat areas where nothing pins it down, it drifts by a fraction of a pixel,
+    and the past it carries is then misplaced (the picture's flat areas do
+    not show it; the stylized strokes on them do). The camera's motion, the
+    median of the flow, is the better answer wherever it predicts ``i0`` from
+    ``i1`` within ``slack`` (mean abs over a ``window`` box) of the local flow.
+
+    Shape:
+        u ``(B, 2, H, W)``; i0, i1 ``(B, 1, H, W)``, with ``i0(p) ~ i1(p + u(p))`` -> ``(B, 2, H, W)``.
+    """
+    g = u.flatten(2).median(-1).values[:, :, None, None].expand_as(u)
+    w_local, _ = warp(i1, u)
+    w_global, _ = warp(i1, g)
+    e_local = _box((w_local - i0).abs(), window)
+    e_global = _box((w_global - i0).abs(), window)
+    return torch.where(e_global <= e_local + slack, g, u)
+
+
 def consistent(back: torch.Tensor, fwd: torch.Tensor, alpha: float = 0.01, beta: float = 0.5) -> torch.Tensor:
     """Where the backward flow can be trusted: forward-backward check, inside the frame.
 
@@ -411,6 +488,52 @@ def adain_with_stats(
     return ((content.float() - c_mean) / c_std * s_std + s_mean).to(content.dtype)
 
 
+def _lanczos_taps(frac: float, a: int = 3) -> list[float]:
+    """The ``2a`` Lanczos-``a`` weights of samples ``-a+1 .. a`` around a point ``frac`` in [0, 1) past sample 0."""
+    def kernel(t: float) -> float:
+        if t == 0:
+            return 1.0
+        if abs(t) >= a:
+            return 0.0
+        pt = math.pi * t
+        return a * math.sin(pt) * math.sin(pt / a) / (pt * pt)
+    taps = [kernel(frac - k) for k in range(-a + 1, a + 1)]
+    total = sum(taps)
+    return [t / total for t in taps]
+
+
+def _shift_along(x: torch.Tensor, shift: float, dim: int, a: int = 3) -> torch.Tensor:
+    """``x(p + shift)`` along ``dim`` (-1: x, -2: y) by Lanczos-``a`` (exact for a whole shift), edges repeated."""
+    n = math.floor(shift)
+    taps = _lanczos_taps(shift - n, a)
+    pad = abs(n) + a
+    size = x.shape[dim]
+    xp = F.pad(x, (pad, pad, 0, 0) if dim == -1 else (0, 0, pad, pad), mode="reflect")
+    out = None
+    for k, t in zip(range(-a + 1, a + 1), taps):
+        if t == 0.0:
+            continue
+        part = t * xp.narrow(dim, pad + n + k, size)
+        out = part if out is None else out + part
+    return out
+
+
+def _shifted(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``x(p + shift)`` for one constant ``shift`` ``(2,)`` (x, y) in pixels, by separable Lanczos-3.
+
+    A constant shift needs no general warp: two 6-tap filters, whose pass band
+    is much flatter than bicubic's (a subpixel shift blurs less), and exact
+    (``x`` itself) for a whole-pixel shift.
+
+    Shape:
+        ``(B, C, H, W)`` -> ``(B, C, H, W)``.
+    """
+    dx, dy = (float(v) for v in shift)
+    if dx == 0 and dy == 0:
+        return x
+    return _shift_along(_shift_along(x, dx, -1), dy, -2)
+
+
 def _renormalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     return adain_with_stats(x, *channel_stats(x), mean, std)
 
@@ -430,14 +553,22 @@ class Motion:
     for a fresh frame); ``consistent`` the fraction of its pixels whose flow
     passed the forward-backward check.
 
+    ``shift`` (with ``phase`` on) is where each frame is sampled, in pixels of
+    the working size: the network sees ``frame(p + shift)``. It follows the
+    camera's global translation modulo the network's grid (:data:`GRID`), so
+    that from one frame to the next the scene moves by whole cells of the
+    grid, which the encoder and decoder reproduce exactly. ``flow`` and
+    ``weight`` are then those of the shifted frames.
+
     Shape:
-        flow ``(B, 2, h, w)``, weight ``(B, 1, h, w)``.
+        flow ``(B, 2, h, w)``, weight ``(B, 1, h, w)``, shift ``(B, 2)``.
     """
 
     fresh: tuple[bool, ...]
     flow: torch.Tensor | None = None
     weight: torch.Tensor | None = None
     consistent: tuple[float, ...] = ()
+    shift: torch.Tensor | None = None
 
 
 @dataclass
@@ -457,25 +588,33 @@ class Temporal:
     _feat: torch.Tensor | None = field(default=None, repr=False)  # previous decoder input (1, C, h, w)
     _out: torch.Tensor | None = field(default=None, repr=False)  # previous output (1, 3, H, W)
     _region: torch.Tensor | None = field(default=None, repr=False)  # previous frame's masks, flow size (1, K, h, w)
+    _shift: torch.Tensor | None = field(default=None, repr=False)  # previous frame's phase shift, working px (2,)
+    _src: torch.Tensor | None = field(default=None, repr=False)  # previous encoder input (1, 3, H, W)
 
     def __post_init__(self) -> None:
         self.settings.check()
 
     def reset(self) -> None:
         """Forget everything: the next frame is stylized as if it were the first."""
-        self._grey = self._stats = self._feat = self._out = self._region = None
+        self._grey = self._stats = self._feat = self._out = self._region = self._shift = self._src = None
 
     def hooks(self, new_shot: Sequence[bool] | None = None,
-              masks: Sequence[torch.Tensor | None] | None = None) -> TemporalHooks:
+              masks: Sequence[torch.Tensor | None] | None = None,
+              regrid: Sequence[bool] | None = None) -> TemporalHooks:
         """This stage for one batch of :meth:`vidstyle.stylize.Stylizer.stylize` (``hooks=``).
 
-        ``new_shot`` and ``masks`` as for :meth:`motion`.
+        ``new_shot``, ``masks`` and ``regrid`` as for :meth:`motion`.
         """
         return TemporalHooks(self, None if new_shot is None else tuple(bool(f) for f in new_shot),
-                             None if masks is None else tuple(masks))
+                             None if masks is None else tuple(masks),
+                             None if regrid is None else tuple(bool(f) for f in regrid))
+
+    def regrid(self, indices: Sequence[int]) -> list[bool]:
+        """Per frame index in the video: does the grid phase lock start again there (``phase_period``)."""
+        return [self.settings.phase and i % self.settings.phase_period == 0 for i in indices]
 
     def motion(self, frames: torch.Tensor, new_shot: Sequence[bool] | None = None,
-               masks: Sequence[torch.Tensor | None] | None = None) -> Motion:
+               masks: Sequence[torch.Tensor | None] | None = None, regrid: Sequence[bool] | None = None) -> Motion:
         """Flow from each frame to its predecessor and the blend weights, for a batch.
 
         Args:
@@ -487,6 +626,8 @@ class Temporal:
                 None. The source's flow knows nothing of a mask video: where a
                 frame's masks differ from its predecessor's, the past is not
                 kept (else a region's style would trail behind its mask).
+            regrid: per frame, True where the grid phase lock starts again
+                (:meth:`regrid` of the frames' indices in the video); default none.
 
         Shape:
             frames ``(B, 3, H, W)`` -> :class:`Motion` with maps at :func:`flow_shape`.
@@ -507,6 +648,8 @@ class Temporal:
         has_prev = [self._grey is not None] + [True] * (b - 1)
         pair0, pair1 = torch.cat([grey, prev]), torch.cat([prev, grey])
         both = flow(pair0, pair1, s.flow_method)
+        if s.snap > 0:
+            both = snap_to_global(both, pair0, pair1, s.snap)
         back, fwd = both[:b], both[b:]
         ok = consistent(back, fwd)
         prev_w, _ = warp(prev, back)
@@ -517,7 +660,85 @@ class Temporal:
         fresh = tuple(starts[i] or not has_prev[i] or frac[i] < s.min_consistent for i in range(b))
         keep = torch.tensor([0.0 if f else 1.0 for f in fresh], device=weight.device).reshape(b, 1, 1, 1)
         self._grey = grey[-1:].clone()
-        return Motion(fresh, back, weight * keep, tuple(frac))
+        weight = weight * keep
+        shift = None
+        if s.phase:
+            # A frame that keeps nothing of the past (a cut, every mask changed) has nothing to line up with:
+            # it starts at phase 0, as it would on its own.
+            empty = (weight.flatten(1).amax(1) < 1e-6).tolist()
+            again = regrid if regrid is not None else [False] * b
+            restart = [f or bool(r) or e for f, r, e in zip(fresh, again, empty)]
+            back, weight, shift = self._lock_phase(back, weight, ok, restart, (frames.shape[-2], frames.shape[-1]))
+        return Motion(fresh, back, weight, tuple(frac), shift)
+
+    def _lock_phase(self, back: torch.Tensor, weight: torch.Tensor, ok: torch.Tensor, restart: Sequence[bool],
+                    size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each frame's grid phase shift, and the flow and weights of the frames so shifted.
+
+        The camera's translation is the median of the trusted flow; the shift
+        takes it up modulo :data:`GRID` (0 where ``restart`` says). Frame t is
+        sampled at ``p + s_t``, so pixel ``p`` of shifted frame t came from
+        ``p + s_t + back(p + s_t) - s_{t-1}`` of shifted frame t-1.
+        """
+        b, _, h, w = back.shape
+        to_work = torch.tensor([size[1] / w, size[0] / h], device=back.device)
+        flows, weights, shifts = [], [], []
+        for i in range(b):
+            if self._shift is None:
+                prev = cur = torch.zeros(2, device=back.device)
+            elif restart[i]:
+                prev, cur = self._shift, torch.zeros(2, device=back.device)
+            else:
+                v = back[i].flatten(1)[:, ok[i].flatten()]
+                m = v.median(1).values if v.shape[1] else torch.zeros(2, device=back.device)
+                prev = self._shift
+                m = m * to_work
+                # A fixed camera's median wobbles by a few thousandths of a pixel: it does not move the
+                # grid (every resample blurs a little, and a chunk's warm-up keeps a single render's phase 0).
+                m = torch.where(m.abs() < STILL, torch.zeros_like(m), m)
+                cur = torch.remainder(prev - m + GRID / 2, GRID) - GRID / 2
+            s_flow = (cur / to_work).reshape(1, 2, 1, 1)
+            moved = (cur - prev) / to_work
+            if bool((cur == 0).all()):
+                f, wt = back[i : i + 1], weight[i : i + 1]
+            else:
+                f, _ = warp(back[i : i + 1], s_flow.expand(1, 2, h, w))
+                wt, _ = warp(weight[i : i + 1], s_flow.expand(1, 2, h, w))
+            flows.append(f + moved.reshape(1, 2, 1, 1))
+            weights.append(wt)
+            shifts.append(cur)
+            self._shift = cur
+        return torch.cat(flows), torch.cat(weights), torch.stack(shifts)
+
+    def source(self, frames: torch.Tensor, motion: Motion) -> torch.Tensor:
+        """What the encoder sees: the frames at their grid phase, steadied by the warped past (``source``).
+
+        A no-op when neither ``phase`` nor ``source`` is on.
+
+        Shape:
+            ``(B, 3, H, W)`` at the working size -> ``(B, 3, H, W)``.
+        """
+        s = self.settings
+        self._check(motion, frames)
+        if (not s.phase and s.source == 0) or motion.flow is None:
+            return frames
+        size = tuple(frames.shape[-2:])
+        out = []
+        for i in range(frames.shape[0]):
+            x = frames[i : i + 1].float()
+            if motion.shift is not None:
+                x = _shifted(x, motion.shift[i]).clamp(0, 1)
+            if motion.fresh[i]:
+                self._src = None
+            if s.source > 0:
+                if self._src is not None:
+                    past, _ = warp(self._src, resize_flow(motion.flow[i : i + 1], size), s.resample)
+                    wgt = s.source * F.interpolate(motion.weight[i : i + 1], size=size, mode="bilinear",
+                                                   align_corners=False)
+                    x = torch.lerp(x, past.clamp(0, 1), wgt)
+                self._src = x
+            out.append(x)
+        return torch.cat(out).to(frames.dtype)
 
     def _region_kept(self, masks: Sequence[torch.Tensor | None], size: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
         """Per frame, 1 - how much its masks changed since the previous frame, ``(B, 1, h, w)`` at the flow size.
@@ -617,7 +838,7 @@ class Temporal:
         s = self.settings
         self._check(motion, frames)
         if s.output == 0 or motion.flow is None:
-            return frames
+            return self._unshift(frames, motion)
         out = []
         size = tuple(frames.shape[-2:])
         for i in range(frames.shape[0]):
@@ -634,7 +855,14 @@ class Temporal:
                     o = torch.lerp(o, past.to(o.dtype), wgt.to(o.dtype))
             self._out = o
             out.append(o)
-        return torch.cat(out)
+        return self._unshift(torch.cat(out), motion)
+
+    def _unshift(self, frames: torch.Tensor, motion: Motion) -> torch.Tensor:
+        """Undo :meth:`source`'s grid phase shift: back to the source's own coordinates."""
+        if motion.shift is None:
+            return frames
+        return torch.cat([_shifted(frames[i : i + 1], -motion.shift[i]).clamp(0, 1)
+                          for i in range(frames.shape[0])])
 
 
 @dataclass
@@ -642,19 +870,22 @@ class TemporalHooks:
     """One batch of the temporal stage, as the hooks of :meth:`vidstyle.stylize.Stylizer.stylize`.
 
     ``begin`` computes the batch's :class:`Motion` from the source frames at
-    the working size; ``content_stats`` gives the steady statistics (None with
+    the working size and gives the frames the encoder sees (:meth:`Temporal.source`:
+    at their grid phase); ``content_stats`` gives the steady statistics (None with
     ``stats`` 0: AdaIN then takes each frame's own, exactly as without this
     stage); ``features`` blends the decoder's input, ``output`` the decoded
-    frames. Made by :meth:`Temporal.hooks`; used once, in that order.
+    frames and shifts them back. Made by :meth:`Temporal.hooks`; used once, in that order.
     """
 
     state: Temporal
     new_shot: tuple[bool, ...] | None = None
     masks: tuple[torch.Tensor | None, ...] | None = field(default=None, repr=False)
+    regrid: tuple[bool, ...] | None = None
     motion: Motion | None = field(default=None, repr=False)
 
-    def begin(self, small: torch.Tensor) -> None:
-        self.motion = self.state.motion(small, self.new_shot, self.masks)
+    def begin(self, small: torch.Tensor) -> torch.Tensor:
+        self.motion = self.state.motion(small, self.new_shot, self.masks, self.regrid)
+        return self.state.source(small, self.motion)
 
     def _motion(self) -> Motion:
         if self.motion is None:

@@ -125,11 +125,12 @@ def steady_options():
     """Temporal consistency of a video: :class:`~vidstyle.settings.SteadySettings`."""
     return _stack(
         click.option("--steady/--no-steady", "steady", default=SteadySettings.enabled, show_default=True,
-                     help="Keep texture steady from frame to frame (blends along the source's optical flow, afresh "
-                          "at every cut); --no-steady stylizes every frame on its own."),
+                     help="Keep texture steady from frame to frame (the picture held at the network's grid phase, "
+                          "blends along the source's optical flow, afresh at every cut); --no-steady stylizes every "
+                          "frame on its own."),
         click.option("--steady-strength", type=float, default=SteadySettings.strength, show_default=True,
                      help="How much of the previous frame is kept, 0-1: 1 the steadiest; lower lets more flicker "
-                          "through and keeps more of the style where the camera moves (0.5: within 3%)."),
+                          "through."),
     )
 
 
