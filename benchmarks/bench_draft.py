@@ -9,8 +9,9 @@ mode is :meth:`~vidstyle.stylize.Stylizer.stylize` on batches of one frame,
 the CPU backend of ``--backend``:
 
 - ``full 512``: the default (network at 512x384, bilinear back to 640x480);
-- ``draft 256, guided``: ``--quality draft`` (``--size 512`` halved: network at 256x192, :func:`vidstyle.draft.guided_upsample`);
-- ``draft 256, plain``: the same network output, bilinear upsampling;
+- ``draft 192, guided``: ``--quality draft`` (3/8 of ``--size 512``: network at 192x144, :func:`vidstyle.draft.guided_upsample`);
+- ``draft 192, plain``: the same network output, bilinear upsampling;
+- ``draft 256, guided``: the network at 256x192 (what draft was before: half of ``--size 512``);
 - ``full 640``: the network at the frame's own size (what upsampling tries to give back).
 
 For each: ms per frame (median of ``--repeats`` interleaved rounds over the
@@ -71,8 +72,9 @@ def main() -> None:
     full = max(args.width, args.height)
     modes = {
         "full 512": Stylizer(device="cpu", size=512, backend=args.backend),
-        "draft 256, guided": Stylizer(device="cpu", size=512, quality="draft", backend=args.backend),
-        "draft 256, plain": Stylizer(device="cpu", size=256, backend=args.backend),
+        "draft 192, guided": Stylizer(device="cpu", size=512, quality="draft", backend=args.backend),
+        "draft 192, plain": Stylizer(device="cpu", size=192, backend=args.backend),
+        "draft 256, guided": Stylizer(device="cpu", size=683, quality="draft", backend=args.backend),
         f"full {full}": Stylizer(device="cpu", size=full, backend=args.backend),
     }
     ref_name = f"full {full}"

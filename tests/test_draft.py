@@ -54,11 +54,12 @@ def test_guided_upsampling_refuses_mismatched_shapes():
         guided_upsample(torch.rand(1, 3, 16, 24), torch.rand(1, 3, 8, 12), torch.rand(1, 3, 64, 96))
 
 
-def test_draft_stylizer_works_at_half_the_size_and_returns_the_frame_size():
+def test_draft_stylizer_works_at_three_eighths_of_the_size_and_returns_the_frame_size():
     from vidstyle.stylize import Stylizer
 
     st = Stylizer(device="cpu", size=256, quality="draft", backend="torch")
-    assert st.size == 128
+    assert st.size == 96
+    assert Stylizer(device="cpu", quality="draft", size=512, decoder=False).size == 192
     assert Stylizer(device="cpu", quality="draft", size=96, decoder=False).size == 64  # never below the minimum
     frame = step_frame(300, 400)
     look = st.look([Path(__file__).parent / "data" / "coffee.jpg"])

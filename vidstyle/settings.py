@@ -129,9 +129,10 @@ class ModelSettings:
             (float32, the reference), ``"bf16"`` (torch bf16, fast with AMX),
             ``"onnx"`` (int8 on ONNX Runtime, CPU), ``"auto"`` (the fastest of
             them that this machine has).
-        quality: ``"full"``, or ``"draft"``: the network at half of ``size`` and
-            the result brought to full size guided by the full frame
-            (:mod:`vidstyle.draft`): about 4x faster, for previews and slow machines.
+        quality: ``"full"``, or ``"draft"``: the network at three eighths of
+            ``size`` (192 px for 512) and the result brought to full size guided
+            by the full frame (:mod:`vidstyle.draft`): about 4-6x faster, for
+            previews and slow machines.
     """
 
     size: int = 512
@@ -157,8 +158,15 @@ class ModelSettings:
 
     @property
     def working_size(self) -> int:
-        """The longest side the network works at: ``size``, or half of it in draft quality."""
-        return max(MIN_SIZE, self.size // 2) if self.quality == "draft" else self.size
+        """The longest side the network works at: ``size``, or three eighths of it in draft quality.
+
+        Three eighths, not a half: at 640x480 the guided upsampling from 192 px
+        still keeps more of the scene than the full network at 512 (structure
+        0.756 against 0.864; 0.728 from 256 px), and the whole run reaches 10
+        frames per second on a 2-core CPU with steady video on (7.5 from 256 px;
+        ``benchmarks/RESULTS.md``, issue 17).
+        """
+        return max(MIN_SIZE, self.size * 3 // 8) if self.quality == "draft" else self.size
 
 
 @dataclass(frozen=True)

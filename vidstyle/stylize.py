@@ -203,7 +203,7 @@ class Stylizer:
 
     Args:
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
-        size: maximum side, in pixels, the network works at (halved in draft quality).
+        size: maximum side, in pixels, the network works at (3/8 of it in draft quality).
         decoder: False to load only the encoder (enough to compute style statistics).
         backend: where the networks run on frames (:mod:`vidstyle.backends`);
             ``"auto"``: the fastest one for this machine.

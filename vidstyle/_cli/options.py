@@ -73,8 +73,8 @@ def model_options(*, size: bool = True, batch: bool = True):
                      help="How the networks run: torch (float32, the reference), bf16 (torch bfloat16: fast on CPUs "
                           "with AMX), onnx (int8 on ONNX Runtime, CPU), auto (the fastest this machine has)."),
         click.option("--quality", type=click.Choice(QUALITIES), default=_MODEL.quality, show_default=True,
-                     help="draft: the network at half of --size, the result sharpened back to full size along the "
-                          "frame's edges (about 4x faster: previews, slow machines)."),
+                     help="draft: the network at 3/8 of --size, the result sharpened back to full size along the "
+                          "frame's edges (about 4-6x faster: previews, slow machines)."),
     ]
     if size:
         # --size, --backend and --quality are how frames go through the networks.
