@@ -235,8 +235,11 @@ def main() -> None:
         def model_steady() -> int:
             # The model stage as the whole run calls it: the temporal stage's hooks around the networks.
             state = Temporal(steady.temporal())
+            index = frames[0] if frames else 0
             for rgb in held:
-                stylizer.stylize(rgb, look, hooks=state.hooks([False] * len(rgb)))
+                indices = range(index, index + len(rgb))
+                stylizer.stylize(rgb, look, hooks=state.hooks([False] * len(rgb), regrid=state.regrid(indices)))
+                index += len(rgb)
             return sum(len(rgb) for rgb in held)
 
         pipeline: list = []

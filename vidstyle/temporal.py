@@ -503,7 +503,7 @@ def _lanczos_taps(frac: float, a: int = 3) -> list[float]:
 
 
 def _shift_along(x: torch.Tensor, shift: float, dim: int, a: int = 3) -> torch.Tensor:
-    """``x(p + shift)`` along ``dim`` (-1: x, -2: y) by Lanczos-``a`` (exact for a whole shift), edges repeated."""
+    """``x(p + shift)`` along ``dim`` (-1: x, -2: y) by Lanczos-``a`` (exact for a whole shift), edges reflected."""
     n = math.floor(shift)
     taps = _lanczos_taps(shift - n, a)
     pad = abs(n) + a
