@@ -66,7 +66,7 @@ import report
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from vidstyle.imageio import working_size  # noqa: E402
-from vidstyle.render import codec_scaling, default_batch, default_preset, stylize_video  # noqa: E402
+from vidstyle.render import codec_scaling, default_batch, default_encode, stylize_video  # noqa: E402
 from vidstyle.settings import EncodeSettings, ModelSettings, Span, SteadySettings, StyleSettings  # noqa: E402
 from vidstyle.stylize import Stylizer, save_style  # noqa: E402
 from vidstyle.temporal import Temporal  # noqa: E402
@@ -88,10 +88,10 @@ def allow_nvenc(name: str) -> None:
     codecs.CODECS.setdefault(name, codecs.CodecSpec(name, ".mp4", "yuv420p", 51, None))
     plain = codecs.encoder_options
 
-    def options(spec: codecs.CodecSpec, crf: int, preset: str) -> dict[str, str]:
+    def options(spec: codecs.CodecSpec, crf: int, preset: str, x264_params: str | None = None) -> dict[str, str]:
         if spec.encoder.endswith("_nvenc"):
             return {"preset": "p4", "rc": "vbr", "cq": str(crf), "b": "0"}
-        return plain(spec, crf, preset)
+        return plain(spec, crf, preset, x264_params)
 
     writer.encoder_options = options
 
@@ -244,7 +244,8 @@ def main() -> None:
 
         pipeline: list = []
         encode = EncodeSettings(args.codec) if args.preset is None else EncodeSettings(args.codec, preset=args.preset)
-        preset = encode.preset or default_preset(dev.type)
+        chosen = default_encode(encode, dev.type)  # what the whole run will encode with
+        preset = chosen.preset + (f" ({chosen.x264_params})" if chosen.x264_params and args.codec == "libx264" else "")
 
         def whole() -> int:
             result = stylize_video(

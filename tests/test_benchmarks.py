@@ -96,3 +96,11 @@ def test_bench_shots_writes_the_whole_report(tmp_path: Path) -> None:
     text = out.read_text()
     assert text.startswith("# Shot detection: vidstyle vs PySceneDetect\n\nCommand: `python benchmarks/bench_shots.py ")
     assert "were not seen while tuning" in text and "source cuts (" in text and "every other frame (" in text
+
+
+@pytest.mark.slow
+def test_bench_encoder_compares_the_cpu_default_with_plain_veryfast(tmp_path: Path) -> None:
+    text = _run("bench_encoder.py", "--size", "64", "--frames", "4", "--repeats", "1", "--resolution", "native",
+                tmp_path=tmp_path)
+    assert "<!-- begin bench_encoder/cpu-native: " in text
+    assert "| veryfast | " in text and "| vidstyle's CPU default: veryfast + me=dia" in text

@@ -170,3 +170,31 @@ def test_the_writer_takes_frames_at_most_its_size(clip_factory, tmp_path: Path) 
         w.write([1], [None], torch.zeros(1, 3, 48, 64))
     frames = frames_rgb(tmp_path / "out.mp4")
     assert frames.shape == (2, 48, 64, 3) and abs(frames[0].mean() - 128) < 2 and frames[1].max() < 3
+
+
+def test_default_encode_adds_the_cpu_x264_params_only_to_a_preset_it_picks() -> None:
+    from vidstyle.render import CPU_PRESET, CPU_X264_PARAMS, default_encode
+    from vidstyle.settings import EncodeSettings
+
+    assert default_encode(EncodeSettings(), "cpu") == EncodeSettings(preset=CPU_PRESET, x264_params=CPU_X264_PARAMS)
+    assert default_encode(EncodeSettings(), "cuda") == EncodeSettings(preset="medium")
+    given = EncodeSettings(preset="veryfast")
+    assert default_encode(given, "cpu") is given  # a preset the user chose is used as it is
+    own = EncodeSettings(x264_params="me=hex")
+    assert default_encode(own, "cpu").x264_params == "me=hex"
+
+
+def test_farm_chunks_pin_the_cpu_x264_params(tmp_path: Path) -> None:
+    from vidstyle.farm.plan import RenderSpec, _pinned_preset
+    from vidstyle.render import CPU_X264_PARAMS
+    from dataclasses import replace
+
+    from vidstyle.settings import ModelSettings
+
+    spec = RenderSpec("r", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), StyleSettings([str(STYLE)]),
+                      model=ModelSettings(64, "cpu"))
+    pinned = _pinned_preset(spec)
+    assert pinned.preset == "veryfast" and pinned.x264_params == CPU_X264_PARAMS
+    # A plan file round-trips the pinned settings, so every chunk encodes alike wherever it runs.
+    again = RenderSpec.from_dict(json.loads(json.dumps(replace(spec, encode=pinned).to_dict())))
+    assert again.encode == pinned

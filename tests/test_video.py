@@ -250,3 +250,31 @@ def test_default_output_path() -> None:
     assert default_output_path("a/walk.avi") == Path("a/walk_styled.mp4")
     assert default_output_path("a/walk.mp4", codec="libvpx-vp9") == Path("a/walk_styled.webm")
     assert default_output_path("a/walk.mov", codec="prores") == Path("a/walk_styled.mov")
+
+
+# --------------------------------------------------------------------------- x264's own options
+
+
+def _x264_settings(path: Path) -> str:
+    """The options string x264 writes into the first frame's SEI."""
+    with av.open(str(path)) as c:
+        data = bytes(next(c.demux(video=0)))
+    start = data.index(b"x264 - core")
+    return data[start : data.index(b"\x00", start)].decode("ascii", "replace")
+
+
+def test_x264_params_reach_the_encoder_and_nothing_else(clip: Path, tmp_path: Path) -> None:
+    render(clip, tmp_path / "veryfast.mp4", preset="veryfast")
+    render(clip, tmp_path / "lean.mp4", preset="veryfast", x264_params="me=dia:partitions=i8x8,i4x4")
+    plain, lean = _x264_settings(tmp_path / "veryfast.mp4"), _x264_settings(tmp_path / "lean.mp4")
+    assert " me=hex " in plain and " me=dia " in lean
+    # Everything the params do not name stays the preset's.
+    assert plain.split(" subme=")[1].split()[0] == lean.split(" subme=")[1].split()[0]
+    h265 = render(clip, tmp_path / "h265.mp4", codec="libx265", preset="ultrafast", x264_params="me=dia")
+    assert h265.frames_written == probe(clip).frame_count
+
+
+@pytest.mark.parametrize("params", ["me = dia", "", 3])
+def test_malformed_x264_params_are_settings_errors(params) -> None:
+    with pytest.raises(SettingsError, match="x264 params"):
+        EncodeSettings(x264_params=params)

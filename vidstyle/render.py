@@ -44,7 +44,7 @@ from .video import (
 )
 
 __all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch", "reset_frames", "Steady",
-           "default_preset", "codec_scaling", "CPU_PRESET"]
+           "default_preset", "default_encode", "codec_scaling", "CPU_PRESET", "CPU_X264_PARAMS"]
 
 # Colour preservation on video defaults to the method that adds no flicker (see vidstyle.color).
 VIDEO_COLOR_METHOD = "luminance"
@@ -52,6 +52,10 @@ VIDEO_COLOR_METHOD = "luminance"
 # the model's, and the whole run must keep >= 0.9 of the model's speed
 # (benchmarks/RESULTS.md, bench_video: what each preset costs in speed and size).
 CPU_PRESET = "veryfast"
+# On top of it, libx264's cheapest motion search and no inter partitions below
+# 8x8: 17-21% less encoder CPU than plain veryfast at the same PSNR, files -3%
+# to +2% (stylized frames, 1080p and 384x288; benchmarks/RESULTS.md, issue 17).
+CPU_X264_PARAMS = "me=dia:partitions=i8x8,i4x4"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,21 @@ def default_batch(device_type: str, size: int) -> int:
 def default_preset(device_type: str) -> str:
     """The encoder preset when none is given: ``medium`` beside a GPU, :data:`CPU_PRESET` on the CPU."""
     return "medium" if device_type == "cuda" else CPU_PRESET
+
+
+def default_encode(encode: EncodeSettings, device_type: str) -> EncodeSettings:
+    """``encode`` with the preset chosen by device when it has none (:func:`default_preset`).
+
+    On the CPU the chosen preset comes with :data:`CPU_X264_PARAMS` unless
+    ``encode`` names its own x264 params; a preset the user gave is used as
+    it is.
+    """
+    if encode.preset is not None:
+        return encode
+    params = encode.x264_params
+    if params is None and device_type != "cuda":
+        params = CPU_X264_PARAMS
+    return replace(encode, preset=default_preset(device_type), x264_params=params)
 
 
 def reset_frames(shots: object | None, resolved: ResolvedTimeline) -> frozenset[int]:
@@ -275,7 +294,7 @@ def stylize_video(
     source = MaskedReader(reader, masks.videos) if masks.videos else reader
     if encode.preset is None and not is_sequence_path(dest):
         device = stylizer.device if stylizer is not None else resolve_device(model.device)
-        encode = replace(encode, preset=default_preset(device.type))
+        encode = default_encode(encode, device.type)
     writer = writer_for(dest, info, encode, overwrite=overwrite, range=reader.range, audio=audio, sequence=sequence)
 
     stylizer = stylizer or Stylizer(model.device, model.size, backend=model.backend, quality=model.quality)

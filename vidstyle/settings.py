@@ -183,16 +183,27 @@ class EncodeSettings:
             model too (:func:`vidstyle.render.default_preset`).
         pix_fmt: encoder pixel format; None: 4:2:0 (4:4:4 for odd sizes),
             10-bit 4:2:2 for ProRes.
+        x264_params: libx264's own options on top of the preset, as
+            ``x264 --x264-params`` takes them (``"me=dia:partitions=i8x8,i4x4"``);
+            other encoders ignore them, and so does FFmpeg (with a warning in
+            its log) a key x264 does not know. None: none, except that a render which
+            picks the preset itself on the CPU adds
+            :data:`vidstyle.render.CPU_X264_PARAMS` (:func:`vidstyle.render.default_encode`).
     """
 
     codec: str = "libx264"
     crf: int = 18
     preset: str | None = None
     pix_fmt: str | None = None
+    x264_params: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.crf, bool) or not isinstance(self.crf, int) or self.crf < 0:
             raise SettingsError(f"crf must be a whole number of at least 0, got {self.crf!r}", settings="crf")
+        if self.x264_params is not None and (not isinstance(self.x264_params, str) or not self.x264_params.strip()
+                                             or any(c.isspace() for c in self.x264_params)):
+            raise SettingsError(f"x264 params must be key=value pairs joined by ':' with no spaces, got "
+                                f"{self.x264_params!r}", settings="x264_params")
 
 
 @dataclass(frozen=True)

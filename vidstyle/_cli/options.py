@@ -95,8 +95,9 @@ def encode_options():
         click.option("--crf", type=int, default=_ENCODE.crf, show_default=True,
                      help="Constant quality: lower is better and bigger."),
         click.option("--preset", default=_ENCODE.preset,
-                     help="Encoder speed preset (x264 names) [default: medium beside a GPU, veryfast when the CPU "
-                          "runs the model: the encoder then leaves it the cores]."),
+                     help="Encoder speed preset (x264 names) [default: medium beside a GPU, veryfast with x264's "
+                          "lightest motion search when the CPU runs the model: the encoder then leaves it the "
+                          "cores]."),
         click.option("--pix-fmt", help="Encoder pixel format (default: yuv420p; yuv444p for odd sizes)."),
     )
 

@@ -90,7 +90,7 @@ DEFAULT_WARMUP = 32
 _STYLE_KEYS = {"style": str, "styles": list, "weights": list, "alpha": (int, float), "preserve_color": (bool, str),
                "masks": list, "timeline": str, "color_method": str}
 _MODEL_KEYS = {"size": int, "device": str, "batch": int, "backend": str, "quality": str}
-_ENCODE_KEYS = {"codec": str, "crf": int, "preset": str, "pix_fmt": str}
+_ENCODE_KEYS = {"codec": str, "crf": int, "preset": str, "pix_fmt": str, "x264_params": str}
 _SEQUENCE_KEYS = {"fps": (int, float, str), "transfer": str}
 _STEADY_KEYS = {"steady": bool, "steady_strength": (int, float)}
 _RENDER_KEYS = {"name": str, "input": str, "output": str, "edit": str, "warmup": int, **_STYLE_KEYS, **_MODEL_KEYS,
@@ -461,14 +461,14 @@ def _device_type(model: ModelSettings) -> str:
 
 def _pinned_preset(spec: RenderSpec) -> EncodeSettings:
     """The encode settings with the preset made explicit, so every chunk encodes alike wherever it runs."""
-    from ..render import default_preset
+    from ..render import default_encode
     from ..video import is_sequence_path
 
     # An image sequence has no preset (a sequence's default output is a sequence too).
     if spec.encode.preset is not None or any(p is not None and is_sequence_path(p) for p in (spec.input, spec.output)):
         return spec.encode
 
-    return replace(spec.encode, preset=default_preset(_device_type(spec.model)))
+    return default_encode(spec.encode, _device_type(spec.model))
 
 
 def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: int, folder: Path,

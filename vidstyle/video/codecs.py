@@ -97,11 +97,11 @@ def container_for(dest: Path) -> str:
     return fmt
 
 
-def encoder_options(spec: CodecSpec, crf: int, preset: str) -> dict[str, str]:
-    """The FFmpeg options of an encoder for a quality and an x264 preset name."""
+def encoder_options(spec: CodecSpec, crf: int, preset: str, x264_params: str | None = None) -> dict[str, str]:
+    """The FFmpeg options of an encoder for a quality, an x264 preset name and (libx264 only) x264's own options."""
     enc, q = spec.encoder, str(crf)
     if enc == "libx264":
-        return {"crf": q, "preset": preset}
+        return {"crf": q, "preset": preset, **({"x264-params": x264_params} if x264_params else {})}
     if enc == "libx265":
         return {"crf": q, "preset": preset, "x265-params": "log-level=error"}
     if enc == "libvpx-vp9":

@@ -129,6 +129,7 @@ class FrameWriter(WriterContext):
         self.crf = encode.crf
         # No preset: x264's own default; a render chooses one by device first (vidstyle.render.default_preset).
         self.preset = encode.preset if encode.preset is not None else "medium"
+        self.x264_params = encode.x264_params
         self.range = range if range is not None else whole_range(like)
         # A whole video's container count can include AVI's empty "repeat"
         # entries, so only a cut range (counted from real packets) is a promise.
@@ -232,7 +233,8 @@ class FrameWriter(WriterContext):
         self._tmp = tmp
         try:
             self._out = av.open(str(tmp), mode="w", format=self.format)
-            v = self._out.add_stream(self.spec.encoder, rate=like.fps, options=encoder_options(self.spec, self.crf, self.preset))
+            options = encoder_options(self.spec, self.crf, self.preset, self.x264_params)
+            v = self._out.add_stream(self.spec.encoder, rate=like.fps, options=options)
             v.width, v.height = like.width, like.height
             v.pix_fmt = self.pix_fmt
             # Keep the input's clock: each frame keeps its own pts, so variable
