@@ -421,3 +421,18 @@ style = "{media / 's2.jpg'}"
     for name, audio in (("a_out.mp4", 1), ("b_out.mp4", 0)):
         out = tmp_path / name
         assert len(frames_rgb(out)) == 30 and len(audio_packets(out)) == audio
+
+
+@pytest.mark.parametrize(("asked", "steady", "planned"), [(4, "", 16), (0, "", 0), (20, "", 20), (4, "steady = false\n", 0)])
+def test_a_short_warmup_is_lengthened_to_the_grid_phase_period(media: Path, tmp_path: Path, asked: int, steady: str,
+                                                                planned: int) -> None:
+    job = _job(tmp_path, f"""warmup = {asked}
+{steady}[[render]]
+name = "a"
+input = "{media / 'a.mp4'}"
+output = "farm_a.mp4"
+style = "{media / 's1.jpg'}"
+""")
+    assert _run(["farm", "plan", str(job), "--plan", str(tmp_path / "plan"), "--chunk-frames", "10"]).exit_code == 0
+    data = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert data["renders"][0]["warmup"] == planned

@@ -40,7 +40,9 @@ first renders the ``warmup`` frames before its start without writing them
 (from the last shot start or timeline cut inside that window, if one is
 there: the memory then matches a single run's exactly), so that its first
 written frame matches a single run's (:func:`warmup_from`; the default
-:data:`DEFAULT_WARMUP` is measured in ``benchmarks/RESULTS-flicker.md``).
+:data:`DEFAULT_WARMUP` is measured in ``benchmarks/RESULTS-flicker.md``). A
+warm-up is never shorter than the grid phase lock's period (16 frames), so
+that it holds a frame where a single run's phase starts again.
 """
 from __future__ import annotations
 
@@ -522,7 +524,14 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
     shots_d = None if shots is None else shots.to_dict()
     batch = spec.model.batch or 1
     size = _aligned(chunk_frames, batch)
-    warmup = math.ceil(spec.warmup / batch) * batch if spec.steady.on else 0
+    warmup = 0
+    if spec.steady.on:
+        asked, lock = spec.warmup, spec.steady.temporal()
+        if asked > 0 and lock.phase:
+            # The grid phase lock starts again at every phase_period-th frame of the video: a warm-up that
+            # long always holds one, and from there the chunk's phase is a single render's.
+            asked = max(asked, lock.phase_period)
+        warmup = math.ceil(asked / batch) * batch
     key_data = {"settings": spec.to_dict(), "input": identity, "files": files, "frames": n, "shots": shots_d,
                 "chunk_frames": size, "warmup": warmup}
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True, default=str).encode()).hexdigest()
