@@ -86,6 +86,7 @@ The same by hand (``small`` is the batch at the network's working size,
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -248,9 +249,11 @@ def flow_shape(height: int, width: int, size: int) -> tuple[int, int]:
     return max(8, round(height * scale)), max(8, round(width * scale))
 
 
-def _base_grid(b: int, h: int, w: int, device, dtype) -> torch.Tensor:
+@functools.lru_cache(maxsize=32)
+def _base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Each pixel's own position ``(1, 2, h, w)`` (x, y), cached per size: every warp needs it."""
     ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype), torch.arange(w, device=device, dtype=dtype), indexing="ij")
-    return torch.stack([xs, ys], 0).expand(b, 2, h, w)
+    return torch.stack([xs, ys], 0).unsqueeze(0)
 
 
 def warp(x: torch.Tensor, flo: torch.Tensor, mode: str = "bilinear") -> tuple[torch.Tensor, torch.Tensor]:
@@ -268,16 +271,26 @@ def warp(x: torch.Tensor, flo: torch.Tensor, mode: str = "bilinear") -> tuple[to
         >>> out[0, 0, 0].tolist(), inside[0, 0, 0].tolist()
         ([1.0, 2.0, 3.0, 3.0], [True, True, True, False])
     """
+    out, pos = _warp(x, flo, mode)
+    h, w = x.shape[-2:]
+    inside = (pos[:, :1] >= 0) & (pos[:, :1] <= w - 1) & (pos[:, 1:] >= 0) & (pos[:, 1:] <= h - 1)
+    return out, inside
+
+
+def _warp(x: torch.Tensor, flo: torch.Tensor, mode: str = "bilinear") -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`warp`'s picture, and the sampled positions ``p + flo(p)`` ``(B, 2, H, W)`` in pixels.
+
+    For the callers that do not need the inside mask (most): it costs as much as the sampling at the flow size.
+    """
     b, _, h, w = x.shape
     if flo.shape != (b, 2, h, w):
         raise ValueError(f"flow must be {(b, 2, h, w)} for x {tuple(x.shape)}, got {tuple(flo.shape)}")
-    pos = _base_grid(b, h, w, x.device, flo.dtype) + flo
-    inside = (pos[:, :1] >= 0) & (pos[:, :1] <= w - 1) & (pos[:, 1:] >= 0) & (pos[:, 1:] <= h - 1)
-    gx = pos[:, 0] * (2.0 / max(w - 1, 1)) - 1.0
-    gy = pos[:, 1] * (2.0 / max(h - 1, 1)) - 1.0
-    grid = torch.stack([gx, gy], -1).to(x.dtype)
-    out = F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=True)
-    return out, inside
+    pos = _base_grid(h, w, flo.device, flo.dtype) + flo
+    # grid_sample's coordinates: -1 and 1 at the corner pixels' centres (align_corners); one multiply-add
+    # per value, in the same order as before, so the positions are the same to the last bit.
+    to_unit = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=flo.device, dtype=flo.dtype)
+    grid = (pos.permute(0, 2, 3, 1) * to_unit - 1.0).to(x.dtype)
+    return F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=True), pos
 
 
 def resize_flow(flo: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -336,7 +349,7 @@ def lk_flow(
         u = resize_flow(u, tuple(a.shape[-2:]))
         ax, ay = _grad(a)
         for _ in range(iters):
-            bw, _ = warp(b, u)
+            bw, _ = _warp(b, u)
             bx, by = _grad(bw)
             gx, gy = 0.5 * (ax + bx), 0.5 * (ay + by)
             gt = bw - a
@@ -393,8 +406,8 @@ def snap_to_global(u: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor, slack: f
         u ``(B, 2, H, W)``; i0, i1 ``(B, 1, H, W)``, with ``i0(p) ~ i1(p + u(p))`` -> ``(B, 2, H, W)``.
     """
     g = u.flatten(2).median(-1).values[:, :, None, None].expand_as(u)
-    w_local, _ = warp(i1, u)
-    w_global, _ = warp(i1, g)
+    w_local, _ = _warp(i1, u)
+    w_global, _ = _warp(i1, g)
     e_local = _box((w_local - i0).abs(), window)
     e_global = _box((w_global - i0).abs(), window)
     return torch.where(e_global <= e_local + slack, g, u)
@@ -652,7 +665,7 @@ class Temporal:
             both = snap_to_global(both, pair0, pair1, s.snap)
         back, fwd = both[:b], both[b:]
         ok = consistent(back, fwd)
-        prev_w, _ = warp(prev, back)
+        prev_w, _ = _warp(prev, back)
         weight = blend_weight(grey, prev_w, ok, s.tolerance)
         if masks is not None or self._region is not None:
             weight = weight * self._region_kept(masks or [None] * b, (h, w), weight)
@@ -702,8 +715,8 @@ class Temporal:
             if bool((cur == 0).all()):
                 f, wt = back[i : i + 1], weight[i : i + 1]
             else:
-                f, _ = warp(back[i : i + 1], s_flow.expand(1, 2, h, w))
-                wt, _ = warp(weight[i : i + 1], s_flow.expand(1, 2, h, w))
+                f, _ = _warp(back[i : i + 1], s_flow.expand(1, 2, h, w))
+                wt, _ = _warp(weight[i : i + 1], s_flow.expand(1, 2, h, w))
             flows.append(f + moved.reshape(1, 2, 1, 1))
             weights.append(wt)
             shifts.append(cur)
@@ -732,7 +745,7 @@ class Temporal:
                 self._src = None
             if s.source > 0:
                 if self._src is not None:
-                    past, _ = warp(self._src, resize_flow(motion.flow[i : i + 1], size), s.resample)
+                    past, _ = _warp(self._src, resize_flow(motion.flow[i : i + 1], size), s.resample)
                     wgt = s.source * F.interpolate(motion.weight[i : i + 1], size=size, mode="bilinear",
                                                    align_corners=False)
                     x = torch.lerp(x, past.clamp(0, 1), wgt)
@@ -797,7 +810,7 @@ class Temporal:
                 self._feat = None
             if s.features > 0 and self._feat is not None and motion.flow is not None:
                 size = tuple(t.shape[-2:])
-                past, _ = warp(self._feat, resize_flow(motion.flow[i : i + 1], size), s.resample)
+                past, _ = _warp(self._feat, resize_flow(motion.flow[i : i + 1], size), s.resample)
                 wgt = s.features * F.adaptive_avg_pool2d(motion.weight[i : i + 1], size)
                 blended = torch.lerp(t, past, wgt)
                 t = _renormalise(blended, *channel_stats(t)) if s.renormalise else blended
@@ -846,7 +859,7 @@ class Temporal:
             if motion.fresh[i]:
                 self._out = None
             if self._out is not None:
-                past, _ = warp(self._out, resize_flow(motion.flow[i : i + 1], size), s.resample)
+                past, _ = _warp(self._out, resize_flow(motion.flow[i : i + 1], size), s.resample)
                 past = past.clamp(0, 1)
                 wgt = s.output * F.interpolate(motion.weight[i : i + 1], size=size, mode="bilinear", align_corners=False)
                 if s.contrast > 0:
