@@ -354,7 +354,8 @@ def lk_flow(
             gx, gy = 0.5 * (ax + bx), 0.5 * (ay + by)
             gt = bw - a
             s = _box(torch.cat([gx * gx, gx * gy, gy * gy, gx * gt, gy * gt], 1), window)
-            sxx, sxy, syy, sxt, syt = (s[:, i : i + 1] + (reg if i in (0, 2) else 0.0) for i in range(5))
+            s[:, 0:3:2] += reg  # sxx and syy, in place: s is this step's own
+            sxx, sxy, syy, sxt, syt = s.split(1, 1)
             det = (sxx * syy - sxy * sxy).clamp_min(1e-12)
             du = torch.cat([-(syy * sxt - sxy * syt), -(sxx * syt - sxy * sxt)], 1) / det
             u = u + du.clamp(-2.0, 2.0)
@@ -809,16 +810,21 @@ class Temporal:
         s = self.settings
         self._check(motion, target)
         out = []
+        blend = s.features > 0 and motion.flow is not None
+        if blend:
+            # What does not depend on the previous frame's result, for the whole batch at once.
+            size = tuple(target.shape[-2:])
+            flows = resize_flow(motion.flow, size)
+            wgts = s.features * F.adaptive_avg_pool2d(motion.weight, size)
+            stats = channel_stats(target) if s.renormalise else None
         for i in range(target.shape[0]):
             t = target[i : i + 1].float()
             if motion.fresh[i]:
                 self._feat = None
-            if s.features > 0 and self._feat is not None and motion.flow is not None:
-                size = tuple(t.shape[-2:])
-                past, _ = _warp(self._feat, resize_flow(motion.flow[i : i + 1], size), s.resample)
-                wgt = s.features * F.adaptive_avg_pool2d(motion.weight[i : i + 1], size)
-                blended = torch.lerp(t, past, wgt)
-                t = _renormalise(blended, *channel_stats(t)) if s.renormalise else blended
+            if blend and self._feat is not None:
+                past, _ = _warp(self._feat, flows[i : i + 1], s.resample)
+                blended = torch.lerp(t, past, wgts[i : i + 1])
+                t = _renormalise(blended, stats[0][i : i + 1], stats[1][i : i + 1]) if stats is not None else blended
             self._feat = t
             out.append(t)
         return torch.cat(out).to(target.dtype)
