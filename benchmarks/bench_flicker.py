@@ -144,6 +144,12 @@ EXTRA_METHODS: dict[str, TemporalSettings] = {
     "phase + snap + output 0.95, contrast kept": S(phase=True, snap=0.002, output=0.95, contrast=5),
     "phase + snap + features 0.95 + output 0.95": S(phase=True, snap=0.002, features=0.95, output=0.95),
 }
+# Cheaper variants of the default (issue 14: the stage's cost on a CPU).
+EXTRA_METHODS.update({
+    "default, flow 128 px": replace(TemporalSettings(), flow_size=128),
+    "default, flow 160 px": replace(TemporalSettings(), flow_size=160),
+    "default, bilinear": replace(TemporalSettings(), resample="bilinear"),
+})
 # The product's strength setting (vidstyle.settings.SteadySettings: --steady-strength), below the default (1).
 EXTRA_METHODS.update({f"steady strength {x}": SteadySettings(strength=x).temporal() for x in (0.5, 0.75)})
 NO_RESET = "no cut reset"  # methods named so get no shot list either

@@ -109,3 +109,13 @@ def test_masked_stats_with_full_mask_equal_channel_stats(feats):
     full = torch.ones(3, 1, 12, 10)
     for got, want in zip(masked_stats(feats, full), channel_stats(feats)):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_channel_stats_match_the_population_variance():
+    g = torch.Generator().manual_seed(0)
+    feats = 5 + 3 * torch.randn(2, 16, 9, 11, generator=g)
+    mean, std = channel_stats(feats)
+    flat = feats.double().flatten(2)
+    torch.testing.assert_close(mean.flatten(2)[..., 0], flat.mean(2).float(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(std.flatten(2)[..., 0], (flat.var(2, unbiased=False) + 1e-5).sqrt().float(),
+                               atol=1e-5, rtol=1e-6)

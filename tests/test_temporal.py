@@ -340,3 +340,68 @@ def test_snap_keeps_the_camera_motion_where_it_explains_the_picture():
     snapped = snap_to_global(leaky, moved, tex, 0.004)
     assert torch.equal(snapped[:, :, :, :20], torch.zeros(1, 2, H, 20))
     assert torch.equal(snapped[:, :, 26:44, 36:64], u[:, :, 26:44, 36:64])  # the real motion is kept
+
+
+# --------------------------------------------------------------------------- #
+# The fast paths (issue 14) compute what the plain formulas do
+# --------------------------------------------------------------------------- #
+
+
+def _reference_contrast_blend(cur, past, weight, window=5):
+    """contrast_blend as first written: four separate boxes."""
+    from vidstyle.temporal import _box
+
+    m_cur, m_past = _box(cur, window), _box(past, window)
+    d_cur, d_past = cur - m_cur, past - m_past
+    d = torch.lerp(d_cur, d_past, weight)
+    scale = (_box(d_cur * d_cur, window) / _box(d * d, window).clamp_min(1e-8)).sqrt().clamp(1.0, 2.0)
+    return (torch.lerp(m_cur, m_past, weight) + d * scale).clamp(0, 1)
+
+
+def test_contrast_blend_equals_its_four_box_formula():
+    cur, past = texture(1)[..., :H, :W], texture(2)[..., :H, :W]
+    weight = texture(3, channels=1)[..., :H, :W]
+    torch.testing.assert_close(contrast_blend(cur, past, weight), _reference_contrast_blend(cur, past, weight),
+                               atol=1e-6, rtol=0)
+
+
+def test_snap_to_global_equals_its_two_warp_formula():
+    from vidstyle.temporal import _box
+
+    i1 = texture(4, channels=1)[..., :H, :W]
+    i0 = shifted(texture(4, channels=1), 0.6, -0.3)[..., :H, :W]
+    g = torch.Generator().manual_seed(5)
+    u = torch.tensor([0.6, -0.3]).reshape(1, 2, 1, 1) + 0.3 * torch.randn(1, 2, H, W, generator=g)
+    glob = u.flatten(2).median(-1).values[:, :, None, None].expand_as(u)
+    e_local = _box((warp(i1, u)[0] - i0).abs(), 9)
+    e_global = _box((warp(i1, glob)[0] - i0).abs(), 9)
+    expected = torch.where(e_global <= e_local + 0.002, glob, u)
+    torch.testing.assert_close(snap_to_global(u, i0, i1, 0.002), expected, atol=0, rtol=0)
+
+
+def test_warp_reuses_its_grid_and_matches_the_plain_formula():
+    x = texture(6)[..., :H, :W]
+    g = torch.Generator().manual_seed(7)
+    flo = 3 * torch.randn(1, 2, H, W, generator=g)
+    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32), torch.arange(W, dtype=torch.float32), indexing="ij")
+    pos = torch.stack([xs, ys]) + flo[0]
+    grid = torch.stack([pos[0] * (2.0 / (W - 1)) - 1.0, pos[1] * (2.0 / (H - 1)) - 1.0], -1)[None]
+    for mode in ("bilinear", "bicubic"):
+        expected = F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=True)
+        for _ in range(2):  # the second call takes the cached grid
+            out, inside = warp(x, flo, mode)
+            torch.testing.assert_close(out, expected, atol=0, rtol=0)
+    assert torch.equal(inside[0, 0], (pos[0] >= 0) & (pos[0] <= W - 1) & (pos[1] >= 0) & (pos[1] <= H - 1))
+
+
+@pytest.mark.parametrize("shift", [0.0, 2.37, -3.6, 4.0])
+def test_lanczos_shift_equals_the_tap_sum(shift):
+    from vidstyle.temporal import _lanczos_taps, _shift_along
+
+    x = texture(8)[..., :H, :W]
+    n = int(torch.tensor(shift).floor())
+    taps = _lanczos_taps(shift - n)
+    xp = F.pad(x, (abs(n) + 3, abs(n) + 3, 0, 0), mode="reflect")
+    expected = sum(t * xp[..., abs(n) + 3 + n + k : abs(n) + 3 + n + k + W] for k, t in zip(range(-2, 4), taps))
+    torch.testing.assert_close(_shift_along(x, shift, -1), expected, atol=1e-6, rtol=0)
+    assert x.shape == _shift_along(x, shift, -2).shape
