@@ -382,12 +382,17 @@ def test_still_weights_leave_a_moving_object_no_trail():
     frames += 0.2 * texture(21)[..., :H, :W]
     for i in range(6):
         frames[i, :, 20:40, 10 + 8 * i : 30 + 8 * i] = 0.9  # a bright square moving 8 px a frame
-    settings = TemporalSettings(features=0.9, still_features=0.97, output=0.8, still_output=0.97, still_plain=True)
-    _, outs, _ = run(Temporal(settings), frames, 3)
     _, plain, _ = run(Temporal(TemporalSettings.off()), frames, 3)
     vacated = (slice(None), slice(20, 40), slice(10 + 8 * 4, 10 + 8 * 5))
     assert float((plain[5][vacated] - plain[4][vacated]).abs().mean()) > 0.3
+    # A plain blend of the pictures: nothing of the square stays where it was.
+    _, outs, _ = run(Temporal(TemporalSettings(features=0.0, output=0.8, still_output=0.97, contrast=0)), frames, 3)
     assert float((outs[5][vacated] - plain[5][vacated]).abs().mean()) < 0.03
+    # Every blend: no more of it than without the still weights.
+    usual = replace(TemporalSettings(), still_output=0.0)
+    _, before, _ = run(Temporal(usual), frames, 3)
+    _, after, _ = run(Temporal(replace(usual, still_features=0.97, still_output=0.97, still_plain=True)), frames, 3)
+    assert float((after[5][vacated] - before[5][vacated]).abs().mean()) < 0.01
 
 
 def test_still_weights_change_nothing_on_a_moving_camera():

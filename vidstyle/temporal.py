@@ -722,7 +722,8 @@ class Temporal:
         keep = torch.tensor([0.0 if f else 1.0 for f in fresh], device=weight.device).reshape(b, 1, 1, 1)
         self._grey = grey[-1:].clone()
         weight = weight * keep
-        still = stillness(back, grey, prev_w, s.still_motion, s.still_tolerance) if s.still else None
+        # A fresh frame has no past to keep (and, with no predecessor, compares with itself: "still").
+        still = stillness(back, grey, prev_w, s.still_motion, s.still_tolerance) * keep if s.still else None
         shift = None
         if s.phase:
             # A frame that keeps nothing of the past (a cut, every mask changed) has nothing to line up with:
