@@ -105,6 +105,8 @@ METHODS: dict[str, TemporalSettings] = {
     "phase": S(phase=True),
     "source 0.8 + features 0.9 + output 0.8, contrast kept": S(source=0.8, features=0.9, output=0.8, contrast=5),
     "phase + features 0.9 + output 0.8, contrast kept": S(phase=True, features=0.9, output=0.8, contrast=5),
+    "phase + snap + features 0.9 + output 0.8, contrast kept (issue-14c default)": replace(
+        TemporalSettings(), still_features=0.0, still_output=0.0, still_plain=False),
     "phase + snap + features 0.9 + output 0.8, contrast kept": TemporalSettings(),  # the default
     "phase + snap + features 0.95 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.95, output=0.95,
                                                                    contrast=5),
