@@ -189,6 +189,7 @@ def run(state: Temporal, frames: torch.Tensor, batch: int, new_shot: list[bool] 
 def test_the_default_steadies_with_flow_and_off_turns_everything_off():
     d = TemporalSettings()
     assert d.needs_flow and d.features > 0 and d.output > 0 and d.contrast > 0
+    assert d.output < d.still_output < 0.9 and d.still  # still pixels keep a little more of the past
     assert not TemporalSettings.off().needs_flow and TemporalSettings.off().stats == 0
 
 
