@@ -105,6 +105,8 @@ METHODS: dict[str, TemporalSettings] = {
     "phase": S(phase=True),
     "source 0.8 + features 0.9 + output 0.8, contrast kept": S(source=0.8, features=0.9, output=0.8, contrast=5),
     "phase + features 0.9 + output 0.8, contrast kept": S(phase=True, features=0.9, output=0.8, contrast=5),
+    "phase + snap + features 0.9 + output 0.8, contrast kept (issue-14c default)": replace(
+        TemporalSettings(), still_features=0.0, still_output=0.0, still_plain=False),
     "phase + snap + features 0.9 + output 0.8, contrast kept": TemporalSettings(),  # the default
     "phase + snap + features 0.95 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.95, output=0.95,
                                                                    contrast=5),
@@ -143,6 +145,12 @@ EXTRA_METHODS: dict[str, TemporalSettings] = {
                                                                        contrast=5),
     "phase + snap + output 0.95, contrast kept": S(phase=True, snap=0.002, output=0.95, contrast=5),
     "phase + snap + features 0.95 + output 0.95": S(phase=True, snap=0.002, features=0.95, output=0.95),
+    # Still pixels (no motion, no change beyond the codec's noise) keep more of the past (issue 14, fixed camera).
+    **{f"default + still output {o}{f' + still features {f}' if f else ''}{', plain' if p else ''}": replace(
+        TemporalSettings(), still_output=o, still_features=f, still_plain=p)
+       for o, f, p in ((0.95, 0.0, False), (0.95, 0.0, True), (0.95, 0.97, False), (0.95, 0.97, True),
+                       (0.0, 0.97, False), (0.98, 0.98, True), (0.9, 0.95, True), (0.85, 0.0, False),
+                       (0.9, 0.0, False))},
 }
 # Cheaper variants of the default (issue 14: the stage's cost on a CPU).
 EXTRA_METHODS.update({
@@ -308,7 +316,7 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
     for name, settings in methods.items():
         flags = [i == 0 for i in range(n)] if NO_RESET in name else starts
         # Methods whose feature path is the same share its decoded frames (the output blend comes after).
-        feature_path = replace(settings, output=0.0, contrast=0)
+        feature_path = replace(settings, output=0.0, contrast=0, still_output=0.0, still_plain=False)
         key = ((feature_path, NO_RESET in name)
                if settings.stats > 0 or settings.features > 0 or settings.source > 0 or settings.phase else None)
         state = Temporal(settings)

@@ -1,6 +1,8 @@
 """The temporal stage on synthetic media: flow, warp, the consistency check, the blends, steady statistics, resets."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch.nn import functional as F
@@ -19,6 +21,7 @@ from vidstyle.temporal import (
     luma,
     resize_flow,
     snap_to_global,
+    stillness,
     warp,
 )
 
@@ -149,6 +152,7 @@ def test_settings_are_checked():
     bad_settings = (
         dict(stats=1.0), dict(features=-0.1), dict(flow_method="raft"), dict(flow_size=4), dict(tolerance=0),
         dict(resample="nearest"), dict(contrast=4), dict(source=1.0), dict(snap=-0.1), dict(phase_period=0),
+        dict(still_output=1.0), dict(still_features=-0.1), dict(still_motion=0), dict(still_tolerance=-1.0),
     )
     for bad in bad_settings:
         with pytest.raises(ValueError):
@@ -185,6 +189,7 @@ def run(state: Temporal, frames: torch.Tensor, batch: int, new_shot: list[bool] 
 def test_the_default_steadies_with_flow_and_off_turns_everything_off():
     d = TemporalSettings()
     assert d.needs_flow and d.features > 0 and d.output > 0 and d.contrast > 0
+    assert d.output < d.still_output < 0.9 and d.still  # still pixels keep a little more of the past
     assert not TemporalSettings.off().needs_flow and TemporalSettings.off().stats == 0
 
 
@@ -405,3 +410,61 @@ def test_lanczos_shift_equals_the_tap_sum(shift):
     expected = sum(t * xp[..., abs(n) + 3 + n + k : abs(n) + 3 + n + k + W] for k, t in zip(range(-2, 4), taps))
     torch.testing.assert_close(_shift_along(x, shift, -1), expected, atol=1e-6, rtol=0)
     assert x.shape == _shift_along(x, shift, -2).shape
+
+
+# --------------------------------------------------------------------------- #
+# Still pixels keep more of the past
+# --------------------------------------------------------------------------- #
+
+STILL = TemporalSettings(features=0.0, still_output=0.97, still_plain=True)
+
+
+def test_stillness_is_one_where_nothing_moved_and_zero_where_something_did():
+    cur = luma(texture(19)[..., :H, :W])
+    moved = cur.clone()
+    moved[..., 20:40, 30:50] += 0.2  # a patch changed
+    back = torch.zeros(1, 2, H, W)
+    back[:, 0, :, 70:] = 1.0  # and the flow moves one part of the frame by a pixel
+    s = stillness(back, cur, moved, 0.1, 0.01)
+    assert float(s[..., 50:, :20].min()) > 0.99
+    assert float(s[..., 24:36, 34:46].max()) < 1e-6 and float(s[..., :, 72:].max()) < 1e-6
+
+
+def test_a_still_noisy_shot_keeps_more_of_the_past_where_it_stands_still():
+    g = torch.Generator().manual_seed(20)
+    base = texture(20)[..., :H, :W]
+    frames = (base + 0.003 * torch.randn(10, 3, H, W, generator=g)).clamp(0, 1)  # codec noise, nothing moves
+    stylized = (base + 0.08 * torch.randn(10, 3, H, W, generator=g)).clamp(0, 1)  # the texture crawls
+    flicker = lambda x: float((x[5:] - x[4:-1]).abs().mean())  # noqa: E731
+    _, usual, _ = run(Temporal(TemporalSettings(features=0.0)), frames, 2, outputs=stylized)
+    _, still, motions = run(Temporal(STILL), frames, 2, outputs=stylized)
+    assert all(float(m.still[1:].mean()) > 0.9 for m in motions)
+    assert flicker(still) < 0.6 * flicker(usual)
+    assert flicker(still) < 0.15 * flicker(stylized)
+
+
+def test_still_weights_leave_a_moving_object_no_trail():
+    frames = torch.full((6, 3, H, W), 0.3)
+    frames += 0.2 * texture(21)[..., :H, :W]
+    for i in range(6):
+        frames[i, :, 20:40, 10 + 8 * i : 30 + 8 * i] = 0.9  # a bright square moving 8 px a frame
+    _, plain, _ = run(Temporal(TemporalSettings.off()), frames, 3)
+    vacated = (slice(None), slice(20, 40), slice(10 + 8 * 4, 10 + 8 * 5))
+    assert float((plain[5][vacated] - plain[4][vacated]).abs().mean()) > 0.3
+    # A plain blend of the pictures: nothing of the square stays where it was.
+    _, outs, _ = run(Temporal(TemporalSettings(features=0.0, output=0.8, still_output=0.97, contrast=0)), frames, 3)
+    assert float((outs[5][vacated] - plain[5][vacated]).abs().mean()) < 0.03
+    # Every blend: no more of it than without the still weights.
+    usual = replace(TemporalSettings(), still_output=0.0)
+    _, before, _ = run(Temporal(usual), frames, 3)
+    _, after, _ = run(Temporal(replace(usual, still_features=0.97, still_output=0.97, still_plain=True)), frames, 3)
+    assert float((after[5][vacated] - before[5][vacated]).abs().mean()) < 0.01
+
+
+def test_still_weights_change_nothing_on_a_moving_camera():
+    frames = pan(22, 6, (1.3, 0.4))
+    _, usual, _ = run(Temporal(TemporalSettings()), frames, 3)
+    _, still, motions = run(Temporal(replace(TemporalSettings(), still_output=0.97, still_features=0.97,
+                                             still_plain=True)), frames, 3)
+    assert all(float(m.still.max()) < 1e-3 for m in motions)
+    assert torch.allclose(usual, still, atol=1e-3)
