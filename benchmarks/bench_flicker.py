@@ -107,7 +107,7 @@ METHODS: dict[str, TemporalSettings] = {
     "phase + features 0.9 + output 0.8, contrast kept": S(phase=True, features=0.9, output=0.8, contrast=5),
     "phase + snap + features 0.9 + output 0.8, contrast kept (issue-14c default)": replace(
         TemporalSettings(), still_features=0.0, still_output=0.0, still_plain=False),
-    "phase + snap + features 0.9 + output 0.8, contrast kept": TemporalSettings(),  # the default
+    "default: phase + snap + features 0.9 + output 0.8 (0.85 still), contrast kept": TemporalSettings(),
     "phase + snap + features 0.95 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.95, output=0.95,
                                                                    contrast=5),
 }

@@ -53,8 +53,8 @@ VIDEO_COLOR_METHOD = "luminance"
 # (benchmarks/RESULTS.md, bench_video: what each preset costs in speed and size).
 CPU_PRESET = "veryfast"
 # On top of it, libx264's cheapest motion search and no inter partitions below
-# 8x8: 17-21% less encoder CPU than plain veryfast at the same PSNR, files -3%
-# to +2% (stylized frames, 1080p and 384x288; benchmarks/RESULTS.md, issue 17).
+# 8x8: 16-28% less encoder CPU than plain veryfast at the same PSNR, files -4%
+# to +1% (stylized frames, 384x288 and 1080p; benchmarks/RESULTS.md, bench_encoder).
 CPU_X264_PARAMS = "me=dia:partitions=i8x8,i4x4"
 
 

@@ -229,7 +229,7 @@ class TemporalSettings:
     @classmethod
     def off(cls) -> TemporalSettings:
         """No steadying at all: every frame stylized on its own."""
-        return cls(stats=0.0, features=0.0, output=0.0, source=0.0, phase=False, snap=0.0)
+        return cls(stats=0.0, features=0.0, output=0.0, source=0.0, phase=False, snap=0.0, still_output=0.0)
 
     def check(self) -> TemporalSettings:
         for name in ("stats", "features", "output", "source", "still_features", "still_output"):
