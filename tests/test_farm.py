@@ -149,10 +149,10 @@ timeline = "{media / 't.toml'}"
     # blue channel wraps from 240 to 4 at frame 13: a cut).
     assert data["renders"][0]["shots"]["cuts"] == [13]
     assert data["renders"][1]["shots"]["cuts"] == [15]
-    # Chunks warm up from the frames before them (32 by default, here back to the video's start), or from the
+    # Chunks warm up from the frames before them (48 by default, here back to the video's start), or from the
     # batch (2) that holds the last cut inside that window (13 in the batch from 12, 15 in the one from 14; the
     # timeline's cut at 25 is after chunk 20's start).
-    assert [r["warmup"] for r in data["renders"]] == [32, 32]
+    assert [r["warmup"] for r in data["renders"]] == [48, 48]
     assert [[c["warmup_from"] for c in r["chunks"]] for r in data["renders"]] == [[0, 0, 12], [0, 0, 14]]
 
     # Chunks as a farm would run them: by index, and by frame tokens.

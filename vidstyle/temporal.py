@@ -55,7 +55,7 @@ motion, no change beyond the codec's noise) the output keeps 0.85 of the past
 instead of 0.8 (``still_output``: a fixed camera 2.17x its source's flicker
 instead of 2.28x; 0.9 gave 2.03x but moved the structure 3.1% and took a farm
 join of the fixed camera below 40 dB, since a still background then forgets
-more slowly than a chunk's 32-frame warm-up; a moving camera has no still
+more slowly than a chunk's warm-up of 32 frames; a moving camera has no still
 pixels and is unchanged). Stronger blends (features and output 0.95) are steadier
 still (a fixed camera 1.7x the source's flicker instead of 2.3x) but move the
 structure 4-5% and forget more slowly, so a farm chunk would need a longer

@@ -79,14 +79,15 @@ FORMAT = "vidstyle.farm-plan/3"
 PLAN_FILE = "plan.json"
 DEFAULT_CHUNK_FRAMES = 240
 # Frames a chunk renders before its first to rebuild the temporal stage's
-# memory (rounded up to a multiple of the batch): 13% more work on a chunk of
+# memory (rounded up to a multiple of the batch): 20% more work on a chunk of
 # 240. Measured at the joins against a single render with the shipped decoder
-# (benchmarks/RESULTS-flicker.md, bench_joins): a fixed camera is at 41 dB
-# after 16 frames and 51 dB after 32; a moving camera converges slowly (34 dB
-# after 32, 38 dB after 64: the contrast-kept output blend gives the past's
-# detail back nearly all its strength, so the memory fades by about 3% a
-# frame), so doubling this buys little there.
-DEFAULT_WARMUP = 32
+# and the default steadying (benchmarks/RESULTS-flicker.md, bench_joins): a
+# fixed camera is at 45 dB after 32 frames; a moving camera converges slowly
+# (pan_dune and back, join at frame 72: 30.6 dB after 32 frames, 35.3 after
+# 40, 41.2 after 48, 46.8 after 64: the contrast-kept output blend gives the
+# past's detail back nearly all its strength), so 48 is the least that keeps
+# its joins at 40 dB or more.
+DEFAULT_WARMUP = 48
 
 # Job keys, by the settings value they go to (``style`` is the one-style form of ``styles``).
 _STYLE_KEYS = {"style": str, "styles": list, "weights": list, "alpha": (int, float), "preserve_color": (bool, str),
