@@ -657,6 +657,32 @@ class Motion:
     still: torch.Tensor | None = None
 
 
+def _maps_at(motion: Motion, size: tuple[int, int], pool: bool = False
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """A batch's flow, blend weights and stillness brought from the flow size to ``size``, once per batch.
+
+    Feature maps (``pool``) take each cell's mean; pictures are resampled bilinearly.
+
+    Shape:
+        -> ``(B, 2, *size)``, ``(B, 1, *size)`` and ``(B, 1, *size)`` or None.
+    """
+    def scale(m: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(m, size) if pool else F.interpolate(m, size=size, mode="bilinear",
+                                                                         align_corners=False)
+
+    return resize_flow(motion.flow, size), scale(motion.weight), None if motion.still is None else scale(motion.still)
+
+
+def _cap(weight: float, still_weight: float, still: torch.Tensor | None, i: int) -> torch.Tensor | float:
+    """Frame ``i``'s most of the past to keep: ``weight``, moving to ``still_weight`` with its stillness.
+
+    A float where the stillness plays no part; else ``(1, 1, h, w)`` like ``still``.
+    """
+    if still_weight == 0 or still is None:
+        return weight
+    return weight + (still_weight - weight) * still[i : i + 1]
+
+
 @dataclass
 class Temporal:
     """The temporal stage's memory: call it on consecutive frames, in order; :meth:`reset` at a cut.
@@ -813,7 +839,8 @@ class Temporal:
         self._check(motion, frames)
         if (not s.phase and s.source == 0) or motion.flow is None:
             return frames
-        size = tuple(frames.shape[-2:])
+        if s.source > 0:
+            flows, weights, _ = _maps_at(motion, tuple(frames.shape[-2:]))
         out = []
         for i in range(frames.shape[0]):
             x = frames[i : i + 1].float()
@@ -823,10 +850,8 @@ class Temporal:
                 self._src = None
             if s.source > 0:
                 if self._src is not None:
-                    past, _ = _warp(self._src, resize_flow(motion.flow[i : i + 1], size), s.resample)
-                    wgt = s.source * F.interpolate(motion.weight[i : i + 1], size=size, mode="bilinear",
-                                                   align_corners=False)
-                    x = torch.lerp(x, past.clamp(0, 1), wgt)
+                    past, _ = _warp(self._src, flows[i : i + 1], s.resample)
+                    x = torch.lerp(x, past.clamp(0, 1), s.source * weights[i : i + 1])
                 self._src = x
             out.append(x)
         return torch.cat(out).to(frames.dtype)
@@ -885,9 +910,7 @@ class Temporal:
         blend = s.features > 0 and motion.flow is not None
         if blend:
             # What does not depend on the previous frame's result, for the whole batch at once.
-            size = tuple(target.shape[-2:])
-            flows = resize_flow(motion.flow, size)
-            pooled = F.adaptive_avg_pool2d(motion.weight, size)
+            flows, weights, still = _maps_at(motion, tuple(target.shape[-2:]), pool=True)
             stats = channel_stats(target) if s.renormalise else None
         for i in range(target.shape[0]):
             t = target[i : i + 1].float()
@@ -895,7 +918,7 @@ class Temporal:
                 self._feat = None
             if blend and self._feat is not None:
                 past, _ = _warp(self._feat, flows[i : i + 1], s.resample)
-                wgt = self._cap(s.features, s.still_features, motion, i, size, pool=True) * pooled[i : i + 1]
+                wgt = _cap(s.features, s.still_features, still, i) * weights[i : i + 1]
                 blended = torch.lerp(t, past, wgt)
                 t = _renormalise(blended, stats[0][i : i + 1], stats[1][i : i + 1]) if stats is not None else blended
             self._feat = t
@@ -922,19 +945,6 @@ class Temporal:
             t = alpha * t + (1.0 - alpha) * f
         return self.blend_features(t, motion).to(feats.dtype)
 
-    def _cap(self, weight: float, still_weight: float, motion: Motion, i: int, size: tuple[int, int],
-             pool: bool = False) -> torch.Tensor | float:
-        """Frame i's most of the past to keep: ``weight``, moving to ``still_weight`` with its stillness.
-
-        A float where the stillness plays no part; else ``(1, 1, *size)``.
-        """
-        if still_weight == 0 or motion.still is None:
-            return weight
-        st = motion.still[i : i + 1]
-        st = F.adaptive_avg_pool2d(st, size) if pool else F.interpolate(st, size=size, mode="bilinear",
-                                                                          align_corners=False)
-        return weight + (still_weight - weight) * st
-
     def _check(self, motion: Motion, x: torch.Tensor) -> None:
         if len(motion.fresh) != x.shape[0]:
             raise ValueError(f"motion for {len(motion.fresh)} frames, a batch of {x.shape[0]}")
@@ -949,22 +959,18 @@ class Temporal:
         self._check(motion, frames)
         if s.output == 0 or motion.flow is None:
             return self._unshift(frames, motion)
+        flows, weights, still = _maps_at(motion, tuple(frames.shape[-2:]))
         out = []
-        size = tuple(frames.shape[-2:])
         for i in range(frames.shape[0]):
             o = frames[i : i + 1]
             if motion.fresh[i]:
                 self._out = None
             if self._out is not None:
-                past, _ = _warp(self._out, resize_flow(motion.flow[i : i + 1], size), s.resample)
+                past, _ = _warp(self._out, flows[i : i + 1], s.resample)
                 past = past.clamp(0, 1)
-                wgt = self._cap(s.output, s.still_output, motion, i, size)
-                wgt = wgt * F.interpolate(motion.weight[i : i + 1], size=size, mode="bilinear", align_corners=False)
+                wgt = _cap(s.output, s.still_output, still, i) * weights[i : i + 1]
                 if s.contrast > 0:
-                    plain = None
-                    if s.still_plain and motion.still is not None:
-                        plain = F.interpolate(motion.still[i : i + 1], size=size, mode="bilinear",
-                                              align_corners=False).to(o.dtype)
+                    plain = still[i : i + 1].to(o.dtype) if s.still_plain and still is not None else None
                     o = contrast_blend(o, past.to(o.dtype), wgt.to(o.dtype), s.contrast, plain)
                 else:
                     o = torch.lerp(o, past.to(o.dtype), wgt.to(o.dtype))
