@@ -406,17 +406,25 @@ def lk_flow(
     for a, b in reversed(pyr):
         u = resize_flow(u, tuple(a.shape[-2:]))
         ax, ay = _grad(a)
+        n, _, h, w = a.shape
         for _ in range(iters):
             bw, _ = _warp(b, u)
             bx, by = _grad(bw)
-            gx, gy = 0.5 * (ax + bx), 0.5 * (ay + by)
-            gt = bw - a
-            s = _box(torch.cat([gx * gx, gx * gy, gy * gy, gx * gt, gy * gt], 1), window)
+            gx, gy = bx.add_(ax).mul_(0.5), by.add_(ay).mul_(0.5)
+            gt = bw.sub_(a)
+            # The five products written side by side (no cat), then one box for all of them.
+            prod = torch.empty(n, 5, h, w, device=a.device, dtype=a.dtype)
+            for j, (p, q) in enumerate(((gx, gx), (gx, gy), (gy, gy), (gx, gt), (gy, gt))):
+                torch.mul(p, q, out=prod[:, j : j + 1])
+            s = _box(prod, window)
             s[:, 0:3:2] += reg  # sxx and syy, in place: s is this step's own
             sxx, sxy, syy, sxt, syt = s.split(1, 1)
-            det = (sxx * syy - sxy * sxy).clamp_min(1e-12)
-            du = torch.cat([-(syy * sxt - sxy * syt), -(sxx * syt - sxy * sxt)], 1) / det
-            u = u + du.clamp(-2.0, 2.0)
+            det = (sxx * syy).sub_(sxy * sxy).clamp_min_(1e-12)
+            # Cramer's rule for du = -S^-1 (sxt, syt), each component written in place.
+            du = torch.empty(n, 2, h, w, device=a.device, dtype=a.dtype)
+            torch.mul(sxy, syt, out=du[:, :1]).sub_(syy * sxt)
+            torch.mul(sxy, sxt, out=du[:, 1:]).sub_(sxx * syt)
+            u = u + du.div_(det).clamp_(-2.0, 2.0)
         u = _box(u, 3)
     return u
 
