@@ -559,16 +559,18 @@ def contrast_blend(cur: torch.Tensor, past: torch.Tensor, weight: torch.Tensor, 
     """
     c = cur.shape[1]
     # The box is per channel: two boxes of both images' channels side by side cost less than four.
-    means = _box(torch.cat([cur, past], 1), window)
+    both = torch.cat([cur, past], 1)
+    means = _box(both, window)
     m_cur, m_past = means[:, :c], means[:, c:]
-    d_cur, d_past = cur - m_cur, past - m_past
-    d = torch.lerp(d_cur, d_past, weight)
-    var = _box(torch.cat([d_cur, d], 1).square(), window)
-    var_cur, var_d = var[:, :c], var[:, c:]
-    scale = (var_cur / var_d.clamp_min(1e-8)).sqrt().clamp(1.0, 2.0)
+    detail = both.sub_(means)
+    d_cur, d = detail[:, :c], detail[:, c:]
+    # The blended detail takes the past's place (elementwise, so in place is safe): [d_cur, d] side by side.
+    torch.lerp(d_cur, d, weight, out=d)
+    var = _box(detail.square(), window)
+    scale = var[:, :c].div_(var[:, c:].clamp_min(1e-8)).sqrt_().clamp_(1.0, 2.0)
     if plain is not None:
-        scale = torch.lerp(scale, torch.ones_like(scale), plain)
-    return (torch.lerp(m_cur, m_past, weight) + d * scale).clamp(0, 1)
+        scale = scale.lerp_(torch.ones_like(scale), plain)
+    return torch.lerp(m_cur, m_past, weight).addcmul_(d, scale).clamp_(0, 1)
 
 
 def ema_stats(
