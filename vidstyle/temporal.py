@@ -472,13 +472,24 @@ def snap_to_global(u: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor, slack: f
     Shape:
         u ``(B, 2, H, W)``; i0, i1 ``(B, 1, H, W)``, with ``i0(p) ~ i1(p + u(p))`` -> ``(B, 2, H, W)``.
     """
+    return _snap(u, i0, i1, slack, window)[0]
+
+
+def _snap(u: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor, slack: float, window: int = 9
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`snap_to_global`'s flow, and ``i1`` warped by it (``_warp(i1, flow)``, bit for bit).
+
+    A bilinear warp's pixel depends on that pixel's vector only, so the
+    warped picture is the chosen candidate's, pixel by pixel: no warp more.
+    """
     b = u.shape[0]
     g = u.flatten(2).median(-1).values[:, :, None, None].expand_as(u)
     # Both candidates in one batch: one warp and one box instead of two each (each frame is its own).
     warped, _ = _warp(torch.cat([i1, i1]), torch.cat([u, g]))
     err = _box((warped - torch.cat([i0, i0])).abs(), window)
     e_local, e_global = err[:b], err[b:]
-    return torch.where(e_global <= e_local + slack, g, u)
+    take = e_global <= e_local + slack
+    return torch.where(take, g, u), torch.where(take, warped[b:], warped[:b])
 
 
 def consistent(back: torch.Tensor, fwd: torch.Tensor, alpha: float = 0.01, beta: float = 0.5) -> torch.Tensor:
@@ -805,10 +816,12 @@ class Temporal:
         pair0, pair1 = torch.cat([grey, prev]), torch.cat([prev, grey])
         both = flow(pair0, pair1, s.flow_method)
         if s.snap > 0:
-            both = snap_to_global(both, pair0, pair1, s.snap)
+            both, moved = _snap(both, pair0, pair1, s.snap)
+            prev_w = moved[:b]  # the previous source warped by the snapped backward flow
+        else:
+            prev_w, _ = _warp(prev, both[:b])
         back, fwd = both[:b], both[b:]
         ok = consistent(back, fwd)
-        prev_w, _ = _warp(prev, back)
         weight = blend_weight(grey, prev_w, ok, s.tolerance)
         if masks is not None or self._region is not None:
             weight = weight * self._region_kept(masks or [None] * b, (h, w), weight)
