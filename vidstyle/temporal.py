@@ -721,6 +721,14 @@ def _maps_at(motion: Motion, size: tuple[int, int], pool: bool = False
     Shape:
         -> ``(B, 2, *size)``, ``(B, 1, *size)`` and ``(B, 1, *size)`` or None.
     """
+    h0, w0 = motion.flow.shape[-2:]
+    if not pool and size[0] >= h0 and size[1] >= w0:
+        # Upsampled, the flow is resampled as the maps are (resize_flow): one call for all their channels.
+        maps = [motion.flow, motion.weight] + ([] if motion.still is None else [motion.still])
+        up = F.interpolate(torch.cat(maps, 1), size=size, mode="bilinear", align_corners=False)
+        to_size = torch.tensor([size[1] / w0, size[0] / h0], device=up.device, dtype=up.dtype).reshape(1, 2, 1, 1)
+        return up[:, :2] * to_size, up[:, 2:3], None if motion.still is None else up[:, 3:]
+
     def scale(m: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(m, size) if pool else F.interpolate(m, size=size, mode="bilinear",
                                                                          align_corners=False)
@@ -876,8 +884,9 @@ class Temporal:
             if bool((cur == 0).all()):
                 f, wt = back[i : i + 1], weight[i : i + 1]
             else:
-                f, _ = _warp(back[i : i + 1], s_flow.expand(1, 2, h, w))
-                wt, _ = _warp(weight[i : i + 1], s_flow.expand(1, 2, h, w))
+                # One warp for the flow and the maps: the same positions, channel by channel.
+                both, _ = _warp(torch.cat([back[i : i + 1], weight[i : i + 1]], 1), s_flow.expand(1, 2, h, w))
+                f, wt = both[:, :2], both[:, 2:]
             flows.append(f + moved.reshape(1, 2, 1, 1))
             weights.append(wt)
             shifts.append(cur)
