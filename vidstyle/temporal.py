@@ -381,12 +381,15 @@ def _box(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def lk_flow(
-    i0: torch.Tensor, i1: torch.Tensor, *, levels: int = 4, iters: int = 2, window: int = 9, reg: float = 1e-6
+    i0: torch.Tensor, i1: torch.Tensor, *, levels: int = 4, iters: int = 2, fine_iters: int = 1, window: int = 9,
+    reg: float = 1e-6,
 ) -> torch.Tensor:
     """Dense pyramidal Lucas-Kanade flow: ``u`` with ``i0(p) ~ i1(p + u(p))``.
 
     At each level of a 2x pyramid (coarsest first) ``iters`` Gauss-Newton
-    steps solve, for every pixel, the 2x2 least-squares system of the
+    steps (``fine_iters`` at the finest level, which costs three quarters of
+    the pyramid's work: a second step there changed no quality number of
+    ``benchmarks/RESULTS-flicker.md`` but the cost, by half) solve, for every pixel, the 2x2 least-squares system of the
     brightness constancy over a ``window`` x ``window`` box, with ``reg``
     (Tikhonov) keeping flat areas near the coarser estimate; the flow is then
     smoothed by the same box. Plain tensor ops: it runs batched on the device
@@ -403,11 +406,12 @@ def lk_flow(
         a, b = pyr[-1]
         pyr.append((F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)))
     u = torch.zeros(i0.shape[0], 2, *pyr[-1][0].shape[-2:], device=i0.device)
-    for a, b in reversed(pyr):
+    for level in reversed(range(len(pyr))):
+        a, b = pyr[level]
         u = resize_flow(u, tuple(a.shape[-2:]))
         ax, ay = _grad(a)
         n, _, h, w = a.shape
-        for _ in range(iters):
+        for _ in range(iters if level else fine_iters):
             bw, _ = _warp(b, u)
             bx, by = _grad(bw)
             gx, gy = bx.add_(ax).mul_(0.5), by.add_(ay).mul_(0.5)
