@@ -381,15 +381,14 @@ def _box(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def lk_flow(
-    i0: torch.Tensor, i1: torch.Tensor, *, levels: int = 4, iters: int = 2, fine_iters: int = 1, window: int = 9,
-    reg: float = 1e-6,
+    i0: torch.Tensor, i1: torch.Tensor, *, levels: int = 4, iters: int = 2, fine_iters: int | None = None,
+    window: int = 9, reg: float = 1e-6,
 ) -> torch.Tensor:
     """Dense pyramidal Lucas-Kanade flow: ``u`` with ``i0(p) ~ i1(p + u(p))``.
 
     At each level of a 2x pyramid (coarsest first) ``iters`` Gauss-Newton
-    steps (``fine_iters`` at the finest level, which costs three quarters of
-    the pyramid's work: a second step there changed no quality number of
-    ``benchmarks/RESULTS-flicker.md`` but the cost, by half) solve, for every pixel, the 2x2 least-squares system of the
+    steps (``fine_iters``, if given, at the finest level, which is three
+    quarters of the pyramid's work) solve, for every pixel, the 2x2 least-squares system of the
     brightness constancy over a ``window`` x ``window`` box, with ``reg``
     (Tikhonov) keeping flat areas near the coarser estimate; the flow is then
     smoothed by the same box. Plain tensor ops: it runs batched on the device
@@ -411,7 +410,7 @@ def lk_flow(
         u = resize_flow(u, tuple(a.shape[-2:]))
         ax, ay = _grad(a)
         n, _, h, w = a.shape
-        for _ in range(iters if level else fine_iters):
+        for _ in range(iters if level or fine_iters is None else fine_iters):
             bw, _ = _warp(b, u)
             bx, by = _grad(bw)
             gx, gy = bx.add_(ax).mul_(0.5), by.add_(ay).mul_(0.5)
@@ -826,7 +825,13 @@ class Temporal:
         prev = torch.cat([self._grey if self._grey is not None else grey[:1], grey[:-1]])
         has_prev = [self._grey is not None] + [True] * (b - 1)
         pair0, pair1 = torch.cat([grey, prev]), torch.cat([prev, grey])
-        both = flow(pair0, pair1, s.flow_method)
+        if s.flow_method == "lk":
+            # The forward flow only checks the backward one (consistent): one step at the finest level is
+            # enough for that (every number of RESULTS-flicker the same or better), and saves a quarter of
+            # the flow's work. The backward flow carries the past and keeps its two.
+            both = torch.cat([lk_flow(grey, prev), lk_flow(prev, grey, fine_iters=1)])
+        else:
+            both = flow(pair0, pair1, s.flow_method)
         if s.snap > 0:
             both, moved = _snap(both, pair0, pair1, s.snap)
             prev_w = moved[:b]  # the previous source warped by the snapped backward flow
