@@ -387,9 +387,9 @@ def lk_flow(
     """Dense pyramidal Lucas-Kanade flow: ``u`` with ``i0(p) ~ i1(p + u(p))``.
 
     At each level of a 2x pyramid (coarsest first) ``iters`` Gauss-Newton
-    steps (``fine_iters``, if given, at the finest level, which is three
-    quarters of the pyramid's work) solve, for every pixel, the 2x2 least-squares system of the
-    brightness constancy over a ``window`` x ``window`` box, with ``reg``
+    steps (``fine_iters``, if given, at the finest level, three quarters of
+    the pyramid's work) solve, for every pixel, the 2x2 least-squares system
+    of the brightness constancy over a ``window`` x ``window`` box, with ``reg``
     (Tikhonov) keeping flat areas near the coarser estimate; the flow is then
     smoothed by the same box. Plain tensor ops: it runs batched on the device
     the frames are on. Occlusions and flat areas give wrong vectors, which
