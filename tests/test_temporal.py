@@ -414,6 +414,90 @@ def test_lanczos_shift_equals_the_tap_sum(shift):
     assert x.shape == _shift_along(x, shift, -2).shape
 
 
+@pytest.mark.parametrize("k", [3, 5, 9])
+def test_box_equals_the_mean_over_the_replicated_window(k):
+    from vidstyle.temporal import _box
+
+    x = torch.rand(2, 3, 37, 41, generator=torch.Generator().manual_seed(9))
+    expected = F.avg_pool2d(F.pad(x.double(), (k // 2,) * 4, mode="replicate"), k, stride=1)
+    torch.testing.assert_close(_box(x, k).double(), expected, atol=1e-6, rtol=0)
+
+
+def _plain_box(x, k):
+    return F.avg_pool2d(F.pad(x, (k // 2,) * 4, mode="replicate"), k, stride=1)
+
+
+def _reference_lk_flow(i0, i1, levels=4, iters=2, fine_iters=2, window=9, reg=1e-6):
+    """lk_flow as first written: one tensor per term, the products concatenated, a plain box."""
+    from vidstyle.temporal import _grad
+
+    pyr = [(i0, i1)]
+    while len(pyr) < levels and min(pyr[-1][0].shape[-2:]) >= 32:
+        pyr.append((F.avg_pool2d(pyr[-1][0], 2), F.avg_pool2d(pyr[-1][1], 2)))
+    u = torch.zeros(i0.shape[0], 2, *pyr[-1][0].shape[-2:])
+    for level in reversed(range(len(pyr))):
+        a, b = pyr[level]
+        u = resize_flow(u, tuple(a.shape[-2:]))
+        ax, ay = _grad(a)
+        for _ in range(iters if level else fine_iters):
+            bw, _ = warp(b, u)
+            bx, by = _grad(bw)
+            gx, gy, gt = 0.5 * (ax + bx), 0.5 * (ay + by), bw - a
+            sxx, sxy, syy, sxt, syt = _plain_box(torch.cat([gx * gx, gx * gy, gy * gy, gx * gt, gy * gt], 1),
+                                                 window).split(1, 1)
+            sxx, syy = sxx + reg, syy + reg
+            det = (sxx * syy - sxy * sxy).clamp_min(1e-12)
+            du = torch.cat([-(syy * sxt - sxy * syt), -(sxx * syt - sxy * sxt)], 1) / det
+            u = u + du.clamp(-2.0, 2.0)
+        u = _plain_box(u, 3)
+    return u
+
+
+def test_lk_flow_equals_its_plain_formula():
+    tex = luma(texture(10))
+    a, b = shifted(tex, 1.7, -0.6), shifted(tex, 0.0, 0.0)
+    a = a + 0.02 * torch.randn(a.shape, generator=torch.Generator().manual_seed(11))  # some disagreement to solve
+    torch.testing.assert_close(lk_flow(a, b), _reference_lk_flow(a, b), atol=1e-3, rtol=0)
+    torch.testing.assert_close(lk_flow(a, b, fine_iters=1), _reference_lk_flow(a, b, fine_iters=1), atol=1e-3, rtol=0)
+
+
+def test_renormalise_is_adain_with_the_blend_own_statistics():
+    from vidstyle.stats import channel_stats
+    from vidstyle.temporal import _renormalise, adain_with_stats
+
+    g = torch.Generator().manual_seed(12)
+    x = 2 * torch.randn(2, 16, 6, 8, generator=g) + 1
+    mean, std = torch.randn(2, 16, 1, 1, generator=g), torch.rand(2, 16, 1, 1, generator=g) + 0.5
+    torch.testing.assert_close(_renormalise(x, mean, std), adain_with_stats(x, *channel_stats(x), mean, std),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_snap_gives_the_picture_its_flow_warps_to():
+    from vidstyle.temporal import _snap
+
+    i1 = luma(texture(13))[..., :H, :W]
+    i0 = shifted(luma(texture(13)), 0.6, -0.3)[..., :H, :W]
+    u = torch.tensor([0.6, -0.3]).reshape(1, 2, 1, 1) + 0.3 * torch.randn(1, 2, H, W, generator=torch.Generator().manual_seed(14))
+    snapped, moved = _snap(u, i0, i1, 0.002)
+    assert torch.equal(snapped, snap_to_global(u, i0, i1, 0.002))
+    assert torch.equal(moved, warp(i1, snapped)[0])
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_maps_at_resamples_flow_and_maps_as_one_by_one(pool):
+    from vidstyle.temporal import _maps_at
+
+    g = torch.Generator().manual_seed(15)
+    motion = Motion((False,), 2 * torch.randn(1, 2, 36, 48, generator=g), torch.rand(1, 1, 36, 48, generator=g),
+                    still=torch.rand(1, 1, 36, 48, generator=g))
+    size = (9, 12) if pool else (72, 96)
+    one = (lambda m: F.adaptive_avg_pool2d(m, size)) if pool else (
+        lambda m: F.interpolate(m, size=size, mode="bilinear", align_corners=False))
+    flows, weights, still = _maps_at(motion, size, pool)
+    torch.testing.assert_close(flows, resize_flow(motion.flow, size), atol=1e-6, rtol=0)
+    assert torch.equal(weights, one(motion.weight)) and torch.equal(still, one(motion.still))
+
+
 # --------------------------------------------------------------------------- #
 # Still pixels keep more of the past
 # --------------------------------------------------------------------------- #

@@ -366,22 +366,47 @@ def _grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return 0.5 * (p[..., 1:-1, 2:] - p[..., 1:-1, :-2]), 0.5 * (p[..., 2:, 1:-1] - p[..., :-2, 1:-1])
 
 
+def _window_sum(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
+    """Sums of ``k`` consecutive samples along ``dim``: ``x.shape[dim] - k + 1`` of them.
+
+    Sums of 1, 2, 4, ... samples, each one add from the last, then the binary
+    digits of ``k``: O(log k) contiguous adds. A cumulative sum does fewer
+    adds but runs along one row at a time (down the columns it takes half of
+    the whole box's time) and loses precision to the differences of large sums.
+    """
+    n = x.shape[dim] - k + 1
+    sums = [x]
+    while 2 ** len(sums) <= k:
+        s, m = sums[-1], 2 ** (len(sums) - 1)
+        sums.append(s.narrow(dim, 0, s.shape[dim] - m) + s.narrow(dim, m, s.shape[dim] - m))
+    out: torch.Tensor | None = None
+    off = 0
+    for j in reversed(range(len(sums))):
+        if off + 2**j > k:
+            continue
+        part = sums[j].narrow(dim, off, n)
+        out = part.clone() if out is None else out.add_(part)
+        off += 2**j
+    return out
+
+
 def _box(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Mean over a ``k`` x ``k`` box (``k`` odd), edges replicated; by running sums, O(1) in ``k``."""
+    """Mean over a ``k`` x ``k`` box (``k`` odd), edges replicated. ``(B, C, H, W)`` -> the same."""
     r = k // 2
-    c = F.pad(x, (r + 1, r, r + 1, r), mode="replicate").cumsum(-1)
-    c = (c[..., k:] - c[..., :-k]).cumsum(-2)
-    return (c[..., k:, :] - c[..., :-k, :]) / (k * k)
+    p = F.pad(x, (r, r, r, r), mode="replicate")
+    return _window_sum(_window_sum(p, k, -2), k, -1).mul_(1.0 / (k * k))
 
 
 def lk_flow(
-    i0: torch.Tensor, i1: torch.Tensor, *, levels: int = 4, iters: int = 2, window: int = 9, reg: float = 1e-6
+    i0: torch.Tensor, i1: torch.Tensor, *, levels: int = 4, iters: int = 2, fine_iters: int | None = None,
+    window: int = 9, reg: float = 1e-6,
 ) -> torch.Tensor:
     """Dense pyramidal Lucas-Kanade flow: ``u`` with ``i0(p) ~ i1(p + u(p))``.
 
     At each level of a 2x pyramid (coarsest first) ``iters`` Gauss-Newton
-    steps solve, for every pixel, the 2x2 least-squares system of the
-    brightness constancy over a ``window`` x ``window`` box, with ``reg``
+    steps (``fine_iters``, if given, at the finest level, three quarters of
+    the pyramid's work) solve, for every pixel, the 2x2 least-squares system
+    of the brightness constancy over a ``window`` x ``window`` box, with ``reg``
     (Tikhonov) keeping flat areas near the coarser estimate; the flow is then
     smoothed by the same box. Plain tensor ops: it runs batched on the device
     the frames are on. Occlusions and flat areas give wrong vectors, which
@@ -397,20 +422,29 @@ def lk_flow(
         a, b = pyr[-1]
         pyr.append((F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)))
     u = torch.zeros(i0.shape[0], 2, *pyr[-1][0].shape[-2:], device=i0.device)
-    for a, b in reversed(pyr):
+    for level in reversed(range(len(pyr))):
+        a, b = pyr[level]
         u = resize_flow(u, tuple(a.shape[-2:]))
         ax, ay = _grad(a)
-        for _ in range(iters):
+        n, _, h, w = a.shape
+        for _ in range(iters if level or fine_iters is None else fine_iters):
             bw, _ = _warp(b, u)
             bx, by = _grad(bw)
-            gx, gy = 0.5 * (ax + bx), 0.5 * (ay + by)
-            gt = bw - a
-            s = _box(torch.cat([gx * gx, gx * gy, gy * gy, gx * gt, gy * gt], 1), window)
+            gx, gy = bx.add_(ax).mul_(0.5), by.add_(ay).mul_(0.5)
+            gt = bw.sub_(a)
+            # The five products written side by side (no cat), then one box for all of them.
+            prod = torch.empty(n, 5, h, w, device=a.device, dtype=a.dtype)
+            for j, (p, q) in enumerate(((gx, gx), (gx, gy), (gy, gy), (gx, gt), (gy, gt))):
+                torch.mul(p, q, out=prod[:, j : j + 1])
+            s = _box(prod, window)
             s[:, 0:3:2] += reg  # sxx and syy, in place: s is this step's own
             sxx, sxy, syy, sxt, syt = s.split(1, 1)
-            det = (sxx * syy - sxy * sxy).clamp_min(1e-12)
-            du = torch.cat([-(syy * sxt - sxy * syt), -(sxx * syt - sxy * sxt)], 1) / det
-            u = u + du.clamp(-2.0, 2.0)
+            det = (sxx * syy).sub_(sxy * sxy).clamp_min_(1e-12)
+            # Cramer's rule for du = -S^-1 (sxt, syt), each component written in place.
+            du = torch.empty(n, 2, h, w, device=a.device, dtype=a.dtype)
+            torch.mul(sxy, syt, out=du[:, :1]).sub_(syy * sxt)
+            torch.mul(sxy, sxt, out=du[:, 1:]).sub_(sxx * syt)
+            u = u + du.div_(det).clamp_(-2.0, 2.0)
         u = _box(u, 3)
     return u
 
@@ -458,13 +492,24 @@ def snap_to_global(u: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor, slack: f
     Shape:
         u ``(B, 2, H, W)``; i0, i1 ``(B, 1, H, W)``, with ``i0(p) ~ i1(p + u(p))`` -> ``(B, 2, H, W)``.
     """
+    return _snap(u, i0, i1, slack, window)[0]
+
+
+def _snap(u: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor, slack: float, window: int = 9
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`snap_to_global`'s flow, and ``i1`` warped by it (``_warp(i1, flow)``, bit for bit).
+
+    A bilinear warp's pixel depends on that pixel's vector only, so the
+    warped picture is the chosen candidate's, pixel by pixel: no warp more.
+    """
     b = u.shape[0]
     g = u.flatten(2).median(-1).values[:, :, None, None].expand_as(u)
     # Both candidates in one batch: one warp and one box instead of two each (each frame is its own).
     warped, _ = _warp(torch.cat([i1, i1]), torch.cat([u, g]))
     err = _box((warped - torch.cat([i0, i0])).abs(), window)
     e_local, e_global = err[:b], err[b:]
-    return torch.where(e_global <= e_local + slack, g, u)
+    take = e_global <= e_local + slack
+    return torch.where(take, g, u), torch.where(take, warped[b:], warped[:b])
 
 
 def consistent(back: torch.Tensor, fwd: torch.Tensor, alpha: float = 0.01, beta: float = 0.5) -> torch.Tensor:
@@ -545,16 +590,18 @@ def contrast_blend(cur: torch.Tensor, past: torch.Tensor, weight: torch.Tensor, 
     """
     c = cur.shape[1]
     # The box is per channel: two boxes of both images' channels side by side cost less than four.
-    means = _box(torch.cat([cur, past], 1), window)
+    both = torch.cat([cur, past], 1)
+    means = _box(both, window)
     m_cur, m_past = means[:, :c], means[:, c:]
-    d_cur, d_past = cur - m_cur, past - m_past
-    d = torch.lerp(d_cur, d_past, weight)
-    var = _box(torch.cat([d_cur, d], 1).square(), window)
-    var_cur, var_d = var[:, :c], var[:, c:]
-    scale = (var_cur / var_d.clamp_min(1e-8)).sqrt().clamp(1.0, 2.0)
+    detail = both.sub_(means)
+    d_cur, d = detail[:, :c], detail[:, c:]
+    # The blended detail takes the past's place (elementwise, so in place is safe): [d_cur, d] side by side.
+    torch.lerp(d_cur, d, weight, out=d)
+    var = _box(detail.square(), window)
+    scale = var[:, :c].div_(var[:, c:].clamp_min(1e-8)).sqrt_().clamp_(1.0, 2.0)
     if plain is not None:
-        scale = torch.lerp(scale, torch.ones_like(scale), plain)
-    return (torch.lerp(m_cur, m_past, weight) + d * scale).clamp(0, 1)
+        scale = scale.lerp_(torch.ones_like(scale), plain)
+    return torch.lerp(m_cur, m_past, weight).addcmul_(d, scale).clamp_(0, 1)
 
 
 def _copied(cur: torch.Tensor, past: torch.Tensor, still: torch.Tensor, tolerance: float) -> torch.Tensor:
@@ -644,7 +691,18 @@ def _shifted(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 
 
 def _renormalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    return adain_with_stats(x, *channel_stats(x), mean, std)
+    """:func:`adain_with_stats` of ``x`` with its own statistics, as one multiply-add per value.
+
+    ``(x - m) / s * std + mean = x * a + (mean - m * a)`` with ``a = std / s``:
+    the per-channel factors first, then a single pass over the features
+    instead of four.
+
+    Shape:
+        x ``(B, C, H, W)`` float; mean, std ``(B, C, 1, 1)`` -> ``(B, C, H, W)``.
+    """
+    m, sd = channel_stats(x)
+    a = std / sd
+    return torch.addcmul(mean - m * a, x, a)
 
 
 # --------------------------------------------------------------------------- #
@@ -695,6 +753,14 @@ def _maps_at(motion: Motion, size: tuple[int, int], pool: bool = False
     Shape:
         -> ``(B, 2, *size)``, ``(B, 1, *size)`` and ``(B, 1, *size)`` or None.
     """
+    h0, w0 = motion.flow.shape[-2:]
+    if not pool and size[0] >= h0 and size[1] >= w0:
+        # Upsampled, the flow is resampled as the maps are (resize_flow): one call for all their channels.
+        maps = [motion.flow, motion.weight] + ([] if motion.still is None else [motion.still])
+        up = F.interpolate(torch.cat(maps, 1), size=size, mode="bilinear", align_corners=False)
+        to_size = torch.tensor([size[1] / w0, size[0] / h0], device=up.device, dtype=up.dtype).reshape(1, 2, 1, 1)
+        return up[:, :2] * to_size, up[:, 2:3], None if motion.still is None else up[:, 3:]
+
     def scale(m: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(m, size) if pool else F.interpolate(m, size=size, mode="bilinear",
                                                                          align_corners=False)
@@ -788,12 +854,20 @@ class Temporal:
         prev = torch.cat([self._grey if self._grey is not None else grey[:1], grey[:-1]])
         has_prev = [self._grey is not None] + [True] * (b - 1)
         pair0, pair1 = torch.cat([grey, prev]), torch.cat([prev, grey])
-        both = flow(pair0, pair1, s.flow_method)
+        if s.flow_method == "lk":
+            # The forward flow only checks the backward one (consistent): one step at the finest level is
+            # enough for that (every number of RESULTS-flicker the same or better), and saves a quarter of
+            # the flow's work. The backward flow carries the past and keeps its two.
+            both = torch.cat([lk_flow(grey, prev), lk_flow(prev, grey, fine_iters=1)])
+        else:
+            both = flow(pair0, pair1, s.flow_method)
         if s.snap > 0:
-            both = snap_to_global(both, pair0, pair1, s.snap)
+            both, moved = _snap(both, pair0, pair1, s.snap)
+            prev_w = moved[:b]  # the previous source warped by the snapped backward flow
+        else:
+            prev_w, _ = _warp(prev, both[:b])
         back, fwd = both[:b], both[b:]
         ok = consistent(back, fwd)
-        prev_w, _ = _warp(prev, back)
         weight = blend_weight(grey, prev_w, ok, s.tolerance)
         if masks is not None or self._region is not None:
             weight = weight * self._region_kept(masks or [None] * b, (h, w), weight)
@@ -848,8 +922,9 @@ class Temporal:
             if bool((cur == 0).all()):
                 f, wt = back[i : i + 1], weight[i : i + 1]
             else:
-                f, _ = _warp(back[i : i + 1], s_flow.expand(1, 2, h, w))
-                wt, _ = _warp(weight[i : i + 1], s_flow.expand(1, 2, h, w))
+                # One warp for the flow and the maps: the same positions, channel by channel.
+                both, _ = _warp(torch.cat([back[i : i + 1], weight[i : i + 1]], 1), s_flow.expand(1, 2, h, w))
+                f, wt = both[:, :2], both[:, 2:]
             flows.append(f + moved.reshape(1, 2, 1, 1))
             weights.append(wt)
             shifts.append(cur)
