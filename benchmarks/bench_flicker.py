@@ -107,7 +107,10 @@ METHODS: dict[str, TemporalSettings] = {
     "phase + features 0.9 + output 0.8, contrast kept": S(phase=True, features=0.9, output=0.8, contrast=5),
     "phase + snap + features 0.9 + output 0.8, contrast kept (issue-14c default)": replace(
         TemporalSettings(), still_features=0.0, still_output=0.0, still_plain=False),
-    "default: phase + snap + features 0.9 + output 0.8 (0.85 still), contrast kept": TemporalSettings(),
+    "phase + snap + features 0.9 + output 0.8 (0.85 still), contrast kept (issue-14d default)": replace(
+        TemporalSettings(), snap=0.002, still_copy=0.0),
+    "default: phase + snap 0.001 + features 0.9 + output 0.8 (0.85 still, copied within 0.04), contrast kept":
+        TemporalSettings(),
     "phase + snap + features 0.95 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.95, output=0.95,
                                                                    contrast=5),
 }
@@ -152,6 +155,12 @@ EXTRA_METHODS: dict[str, TemporalSettings] = {
                        (0.0, 0.97, False), (0.98, 0.98, True), (0.9, 0.95, True), (0.85, 0.0, False),
                        (0.9, 0.0, False))},
 }
+# Still pixels copy the past where the decoder's strokes wobble within a tolerance; the snap's slack (issue 14).
+EXTRA_METHODS.update({
+    "default, snap 0.002": replace(TemporalSettings(), snap=0.002),
+    "default, still copy 0.08": replace(TemporalSettings(), still_copy=0.08),
+    "default, no still copy": replace(TemporalSettings(), still_copy=0.0),
+})
 # Cheaper variants of the default (issue 14: the stage's cost on a CPU).
 EXTRA_METHODS.update({
     "default, flow 128 px": replace(TemporalSettings(), flow_size=128),

@@ -49,6 +49,7 @@ def test_steady_settings_are_checked_and_scale_the_stage() -> None:
     assert SteadySettings().on and SteadySettings().temporal() == TemporalSettings()  # the measured default
     half = SteadySettings(strength=0.5).temporal()
     assert half.features == pytest.approx(0.45) and half.output == pytest.approx(0.4)
+    assert half.still_copy == pytest.approx(TemporalSettings().still_copy / 2)  # a weaker copy of the still past
     for off in (OFF, SteadySettings(strength=0)):
         assert not off.on and not off.temporal().needs_flow
     for bad in (1.5, -0.1, "1", True):

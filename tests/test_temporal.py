@@ -153,6 +153,7 @@ def test_settings_are_checked():
         dict(stats=1.0), dict(features=-0.1), dict(flow_method="raft"), dict(flow_size=4), dict(tolerance=0),
         dict(resample="nearest"), dict(contrast=4), dict(source=1.0), dict(snap=-0.1), dict(phase_period=0),
         dict(still_output=1.0), dict(still_features=-0.1), dict(still_motion=0), dict(still_tolerance=-1.0),
+        dict(still_copy=-0.01),
     )
     for bad in bad_settings:
         with pytest.raises(ValueError):
@@ -190,6 +191,7 @@ def test_the_default_steadies_with_flow_and_off_turns_everything_off():
     d = TemporalSettings()
     assert d.needs_flow and d.features > 0 and d.output > 0 and d.contrast > 0
     assert d.output < d.still_output < 0.9 and d.still  # still pixels keep a little more of the past
+    assert 0 < d.still_copy and TemporalSettings.off().still_copy == 0  # and copy it where the strokes barely moved
     assert not TemporalSettings.off().needs_flow and TemporalSettings.off().stats == 0
 
 
@@ -552,3 +554,23 @@ def test_still_weights_change_nothing_on_a_moving_camera():
                                              still_plain=True)), frames, 3)
     assert all(float(m.still.max()) < 1e-3 for m in motions)
     assert torch.allclose(usual, still, atol=1e-3)
+
+
+def test_still_copy_keeps_the_past_strokes_unchanged_and_lets_a_real_change_through():
+    g = torch.Generator().manual_seed(24)
+    base = texture(24)[..., :H, :W]
+    frames = (base + 0.002 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)  # a still shot
+    strokes = (base + 0.1 * torch.randn(1, 3, H, W, generator=g)).clamp(0, 1)
+    stylized = (strokes + 0.004 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)  # redrawn within a hair
+    stylized[5:, :, 10:30, 10:30] = 0.9  # the stylizer draws something else there from frame 5 on
+    settings = TemporalSettings(features=0.0, still_copy=0.02)
+    _, outs, _ = run(Temporal(settings), frames, 2, outputs=stylized)
+    _, usual, _ = run(Temporal(replace(settings, still_copy=0.0)), frames, 2, outputs=stylized)
+    off_first = lambda x: float((x[7, :, 40:, 40:] - stylized[0, :, 40:, 40:]).abs().mean())  # noqa: E731
+    # Copied, not averaged: the first frame's strokes, to within a small fraction of the wobble.
+    assert off_first(outs) < 0.3 * off_first(usual)
+    moved = lambda x: float((x[4:, :, 40:, 40:] - x[3:-1, :, 40:, 40:]).abs().mean())  # noqa: E731
+    assert moved(outs) < 0.5 * moved(usual)
+    # A change far beyond the wobble is not held back by the copy: as much of it as without.
+    patch = (slice(None), slice(12, 28), slice(12, 28))
+    assert float((outs[7][patch] - usual[7][patch]).abs().mean()) < 0.02

@@ -285,9 +285,10 @@ class SteadySettings:
             vidstyle before this stage, exactly).
         strength: in [0, 1]: how much of the past is kept. 1 is the measured
             default (the previous frame's features weigh 0.9, its picture 0.8,
-            0.85 where the source stands still, where the flow is trusted);
-            the weights scale with it (the grid
-            phase lock stays on at any strength above 0); 0 is off.
+            0.85 where the source stands still, where the flow is trusted,
+            and a still background's strokes are copied where they are
+            redrawn within 0.04); the weights and that tolerance scale with
+            it (the grid phase lock stays on at any strength above 0); 0 is off.
     """
 
     enabled: bool = True
@@ -317,7 +318,8 @@ class SteadySettings:
 
         if not self.on:
             return TemporalSettings.off()
-        # The still pixels' weight scales too, so that a lower strength keeps less of the past everywhere.
+        # The still pixels' weight and copy tolerance scale too, so that a lower strength keeps less of the
+        # past everywhere.
         still = TemporalSettings.still_output * self.strength
         return TemporalSettings(features=self.FEATURES * self.strength, output=self.OUTPUT * self.strength,
-                                still_output=still)
+                                still_output=still, still_copy=TemporalSettings.still_copy * self.strength)

@@ -47,19 +47,22 @@ steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``
   the sample clips (their codec leaves little noise) and costs structure.
 
 The defaults (:class:`TemporalSettings`) are the best trade-off that
-``benchmarks/RESULTS-flicker.md`` measured: phase lock and snap on, features
-0.9, output 0.8 with the contrast kept, the built-in Lucas-Kanade flow at
-192 px, no steady statistics (they help a little alone and nothing on top of
-the flow blends); where the source stands still (:func:`stillness`: no
-motion, no change beyond the codec's noise) the output keeps 0.85 of the past
-instead of 0.8 (``still_output``: a fixed camera 2.17x its source's flicker
-instead of 2.28x; 0.9 gave 2.03x but moved the structure 3.1% and took a farm
-join of the fixed camera below 40 dB, since a still background then forgets
-more slowly than a chunk's warm-up of 32 frames; a moving camera has no still
-pixels and is unchanged). Stronger blends (features and output 0.95) are steadier
-still (a fixed camera 1.7x the source's flicker instead of 2.3x) but move the
-structure 4-5% and forget more slowly, so a farm chunk would need a longer
-warm-up to meet a single render.
+``benchmarks/RESULTS-flicker.md`` measured: phase lock and snap (slack 0.001)
+on, features 0.9, output 0.8 with the contrast kept, the built-in
+Lucas-Kanade flow at 192 px, no steady statistics (they help a little alone
+and nothing on top of the flow blends). Where the source stands still
+(:func:`stillness`: no motion, no change beyond the codec's noise) the output
+keeps 0.85 of the past instead of 0.8, and where the decoder has redrawn a
+still background's strokes within 0.04 of the past it copies the past
+outright (``still_copy``): the decoder's wobble there is mostly fine detail,
+which an average washes out (a still weight of 0.9 or more moved the
+structure over 3%) and a copy keeps whole. The remaining flicker of a fixed
+camera sits mostly on the people walking through it, where the flow is least
+sure. A larger copy tolerance (0.08) is steadier still but moves the
+structure over 3%; a copy also forgets more slowly than an average, so a farm
+chunk needs its warm-up of 48 frames to meet a single render. A moving camera
+has no still pixels; its structure cost is mostly the grid phase lock's two
+resamples, and a snap slack of 0.001 rather than 0.002 keeps it under 3%.
 
 Every cut resets the memory: the render loop says where shots start (the shot
 list, timeline cuts, a farm chunk's first frame), and a frame whose flow
@@ -199,6 +202,15 @@ class TemporalSettings:
             rather than with :func:`contrast_blend` (its strokes line up: there
             is no contrast to give back, and scaling the detail up to the new
             frame's would bring its flicker back).
+        still_copy: where the source stands still and the decoder's new
+            strokes are within this much (mean abs in [0, 1], over 3x3 pixels
+            and the channels) of the warped past, the past is copied outright
+            (:func:`_copied`: ``still * exp(-(d / still_copy)^2)``; 0: off).
+            The decoder redraws a still background's strokes a little
+            differently on every frame; an average of those wobbles washes the
+            strokes out, a copy keeps one frame's strokes whole. A change of
+            the strokes well beyond this (new light, a shadow) comes through
+            as without it.
     """
 
     stats: float = 0.0
@@ -214,22 +226,25 @@ class TemporalSettings:
     source: float = 0.0
     phase: bool = True
     phase_period: int = 16
-    snap: float = 0.002
+    snap: float = 0.001
     still_features: float = 0.0
     still_output: float = 0.85
     still_motion: float = 0.1
     still_tolerance: float = 0.01
     still_plain: bool = False
+    still_copy: float = 0.04
 
     @property
     def still(self) -> bool:
         """True when still pixels get weights of their own (:func:`stillness` is computed)."""
-        return self.still_features > 0 or self.still_output > 0 or (self.still_plain and self.contrast > 0)
+        return (self.still_features > 0 or self.still_output > 0 or self.still_copy > 0
+                or (self.still_plain and self.contrast > 0))
 
     @classmethod
     def off(cls) -> TemporalSettings:
         """No steadying at all: every frame stylized on its own."""
-        return cls(stats=0.0, features=0.0, output=0.0, source=0.0, phase=False, snap=0.0, still_output=0.0)
+        return cls(stats=0.0, features=0.0, output=0.0, source=0.0, phase=False, snap=0.0, still_output=0.0,
+                   still_copy=0.0)
 
     def check(self) -> TemporalSettings:
         for name in ("stats", "features", "output", "source", "still_features", "still_output"):
@@ -250,6 +265,8 @@ class TemporalSettings:
             raise ValueError(f"snap slack must be at least 0, got {self.snap}")
         if not (self.still_motion > 0 and self.still_tolerance > 0):
             raise ValueError(f"still motion and tolerance must be positive, got {self.still_motion}, {self.still_tolerance}")
+        if not self.still_copy >= 0:
+            raise ValueError(f"still copy tolerance must be at least 0, got {self.still_copy}")
         if self.phase_period < 1:
             raise ValueError(f"phase period must be at least 1 frame, got {self.phase_period}")
         if self.contrast < 0 or (self.contrast and self.contrast % 2 == 0):
@@ -585,6 +602,18 @@ def contrast_blend(cur: torch.Tensor, past: torch.Tensor, weight: torch.Tensor, 
     if plain is not None:
         scale = scale.lerp_(torch.ones_like(scale), plain)
     return torch.lerp(m_cur, m_past, weight).addcmul_(d, scale).clamp_(0, 1)
+
+
+def _copied(cur: torch.Tensor, past: torch.Tensor, still: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """Where to copy the past outright: still pixels whose new strokes are within ``tolerance`` of the old.
+
+    ``still * exp(-(d / tolerance)^2)``, ``d`` the mean abs difference over 3x3 pixels and the channels.
+
+    Shape:
+        cur, past ``(B, C, H, W)``, still ``(B, 1, H, W)`` -> ``(B, 1, H, W)``.
+    """
+    d = _box((cur - past).abs().mean(1, keepdim=True), 3)
+    return still * torch.exp(-(d / tolerance).square())
 
 
 def ema_stats(
@@ -1044,11 +1073,17 @@ class Temporal:
                 past, _ = _warp(self._out, flows[i : i + 1], s.resample)
                 past = past.clamp(0, 1)
                 wgt = _cap(s.output, s.still_output, still, i) * weights[i : i + 1]
+                decoded = o
                 if s.contrast > 0:
                     plain = still[i : i + 1].to(o.dtype) if s.still_plain and still is not None else None
                     o = contrast_blend(o, past.to(o.dtype), wgt.to(o.dtype), s.contrast, plain)
                 else:
                     o = torch.lerp(o, past.to(o.dtype), wgt.to(o.dtype))
+                if s.still_copy > 0 and still is not None:
+                    # Judged on the decoder's own frame, not the blend: is this a wobble of the old strokes?
+                    past = past.to(o.dtype)
+                    copy = _copied(decoded, past, (still[i : i + 1] * weights[i : i + 1]).to(o.dtype), s.still_copy)
+                    o = torch.lerp(o, past, copy)
             self._out = o
             out.append(o)
         return self._unshift(torch.cat(out), motion)
