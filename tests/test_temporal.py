@@ -17,6 +17,7 @@ from vidstyle.temporal import (
     contrast_blend,
     dis_flow,
     ema_stats,
+    flow_both_ways,
     lk_flow,
     luma,
     resize_flow,
@@ -80,6 +81,21 @@ def test_lk_flow_recovers_a_subpixel_translation(d):
     err = (u - torch.tensor(d).reshape(1, 2, 1, 1)).norm(dim=1)
     assert float(err.median()) < 0.1
     assert float(err.mean()) < 0.3
+
+
+@pytest.mark.parametrize("method", ["lk", "dis"])
+def test_flow_both_ways_gives_the_backward_flow_then_the_forward_one(method):
+    if method == "dis":
+        pytest.importorskip("cv2")
+    tex = luma(texture(4))
+    cur, prev = torch.cat([shifted(tex, 1.5, -0.5)] * 2), torch.cat([shifted(tex, 0.0, 0.0)] * 2)
+    both = flow_both_ways(cur, prev, method)[..., 8:-8, 8:-8]
+    assert both.shape[0] == 4
+    d = torch.tensor([1.5, -0.5]).reshape(1, 2, 1, 1)
+    for u, want in ((both[:2], d), (both[2:], -d)):  # cur(p) = prev(p + d); prev(p) = cur(p - d)
+        assert float((u - want).norm(dim=1).median()) < 0.25
+    # The forward flow, with its single fine step, still confirms a true translation.
+    assert bool(consistent(both[:2], both[2:]).float().mean() > 0.9)
 
 
 def test_dis_flow_agrees_when_opencv_is_there():

@@ -113,6 +113,7 @@ __all__ = [
     "luma",
     "flow_shape",
     "flow",
+    "flow_both_ways",
     "lk_flow",
     "dis_flow",
     "warp",
@@ -356,8 +357,13 @@ def resize_flow(flo: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return flo
     shrink = size[0] < h0 or size[1] < w0
     out = F.interpolate(flo, size=size, mode="bilinear", align_corners=False, antialias=shrink)
-    scale = torch.tensor([size[1] / w0, size[0] / h0], device=flo.device, dtype=flo.dtype).reshape(1, 2, 1, 1)
-    return out * scale
+    return _rescaled(out, (h0, w0))
+
+
+def _rescaled(flo: torch.Tensor, was: tuple[int, int]) -> torch.Tensor:
+    """A flow resampled from size ``was`` to its own, its vectors scaled with the picture."""
+    h, w = flo.shape[-2:]
+    return flo * torch.tensor([w / was[1], h / was[0]], device=flo.device, dtype=flo.dtype).reshape(1, 2, 1, 1)
 
 
 def _grad(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -479,6 +485,22 @@ def flow(i0: torch.Tensor, i1: torch.Tensor, method: str = "lk") -> torch.Tensor
     return flows[method](i0, i1)
 
 
+def flow_both_ways(cur: torch.Tensor, prev: torch.Tensor, method: str = "lk") -> torch.Tensor:
+    """The backward flow ``cur -> prev`` and the forward one ``prev -> cur``, stacked: ``(2B, 2, H, W)``.
+
+    The forward flow only checks the backward one (:func:`consistent`): with
+    Lucas-Kanade one step at the finest level is enough for that (every number
+    of ``benchmarks/RESULTS-flicker.md`` the same or better) and saves a quarter
+    of the flow's work; the backward flow carries the past and keeps its two.
+
+    Shape:
+        cur, prev ``(B, 1, H, W)`` -> ``(2B, 2, H, W)``, backward first.
+    """
+    if method == "lk":
+        return torch.cat([lk_flow(cur, prev), lk_flow(prev, cur, fine_iters=1)])
+    return flow(torch.cat([cur, prev]), torch.cat([prev, cur]), method)
+
+
 def snap_to_global(u: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor, slack: float, window: int = 9) -> torch.Tensor:
     """The flow, with the camera's own motion wherever that explains the picture as well.
 
@@ -546,6 +568,16 @@ def blend_weight(cur: torch.Tensor, prev_warped: torch.Tensor, valid: torch.Tens
     return torch.exp(-(d / tolerance).pow(2)) * valid.to(cur.dtype)
 
 
+def _local_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``|a - b|``, averaged over the channels and 3x3 pixels: one pixel's codec noise should not decide.
+
+    Shape:
+        a, b ``(B, C, H, W)`` -> ``(B, 1, H, W)``.
+    """
+    d = (a - b).abs()
+    return _box(d if d.shape[1] == 1 else d.mean(1, keepdim=True), 3)
+
+
 def stillness(back: torch.Tensor, cur: torch.Tensor, prev_warped: torch.Tensor, motion: float,
               tolerance: float) -> torch.Tensor:
     """How still each pixel of the source is, in [0, 1]: 1 where it neither moved nor changed.
@@ -561,7 +593,7 @@ def stillness(back: torch.Tensor, cur: torch.Tensor, prev_warped: torch.Tensor, 
     Shape:
         back ``(B, 2, H, W)``; cur, prev_warped ``(B, 1, H, W)`` -> ``(B, 1, H, W)``.
     """
-    d = _box((cur - prev_warped).abs(), 3)
+    d = _local_diff(cur, prev_warped)
     return torch.exp(-(back.pow(2).sum(1, keepdim=True) / motion**2) - (d / tolerance).pow(2))
 
 
@@ -612,7 +644,7 @@ def _copied(cur: torch.Tensor, past: torch.Tensor, still: torch.Tensor, toleranc
     Shape:
         cur, past ``(B, C, H, W)``, still ``(B, 1, H, W)`` -> ``(B, 1, H, W)``.
     """
-    d = _box((cur - past).abs().mean(1, keepdim=True), 3)
+    d = _local_diff(cur, past)
     return still * torch.exp(-(d / tolerance).square())
 
 
@@ -758,8 +790,7 @@ def _maps_at(motion: Motion, size: tuple[int, int], pool: bool = False
         # Upsampled, the flow is resampled as the maps are (resize_flow): one call for all their channels.
         maps = [motion.flow, motion.weight] + ([] if motion.still is None else [motion.still])
         up = F.interpolate(torch.cat(maps, 1), size=size, mode="bilinear", align_corners=False)
-        to_size = torch.tensor([size[1] / w0, size[0] / h0], device=up.device, dtype=up.dtype).reshape(1, 2, 1, 1)
-        return up[:, :2] * to_size, up[:, 2:3], None if motion.still is None else up[:, 3:]
+        return _rescaled(up[:, :2], (h0, w0)), up[:, 2:3], None if motion.still is None else up[:, 3:]
 
     def scale(m: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(m, size) if pool else F.interpolate(m, size=size, mode="bilinear",
@@ -853,16 +884,9 @@ class Temporal:
             raise ValueError("frame size changed within a shot: reset() first")
         prev = torch.cat([self._grey if self._grey is not None else grey[:1], grey[:-1]])
         has_prev = [self._grey is not None] + [True] * (b - 1)
-        pair0, pair1 = torch.cat([grey, prev]), torch.cat([prev, grey])
-        if s.flow_method == "lk":
-            # The forward flow only checks the backward one (consistent): one step at the finest level is
-            # enough for that (every number of RESULTS-flicker the same or better), and saves a quarter of
-            # the flow's work. The backward flow carries the past and keeps its two.
-            both = torch.cat([lk_flow(grey, prev), lk_flow(prev, grey, fine_iters=1)])
-        else:
-            both = flow(pair0, pair1, s.flow_method)
+        both = flow_both_ways(grey, prev, s.flow_method)
         if s.snap > 0:
-            both, moved = _snap(both, pair0, pair1, s.snap)
+            both, moved = _snap(both, torch.cat([grey, prev]), torch.cat([prev, grey]), s.snap)
             prev_w = moved[:b]  # the previous source warped by the snapped backward flow
         else:
             prev_w, _ = _warp(prev, both[:b])
