@@ -66,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 from vidstyle.imageio import read_image, resize, working_size  # noqa: E402
 from vidstyle.model import DECODER_FILE, TAPS, weights_dir  # noqa: E402
-from vidstyle.settings import Span, SteadySettings  # noqa: E402
+from vidstyle.settings import ModelSettings, Span, SteadySettings  # noqa: E402
 from vidstyle.shots import detect_shots  # noqa: E402
 from vidstyle.stats import adain, channel_stats  # noqa: E402
 from vidstyle.stylize import STYLE_SIZE, Stylizer  # noqa: E402
@@ -166,6 +166,17 @@ EXTRA_METHODS.update({
     "default, flow 128 px": replace(TemporalSettings(), flow_size=128),
     "default, flow 160 px": replace(TemporalSettings(), flow_size=160),
     "default, bilinear": replace(TemporalSettings(), resample="bilinear"),
+})
+# The default's parts, and variants of it, at the product's default size (issue 14: --size 512 is each clip's own
+# size here, where the moving camera loses style that it kept at 256).
+EXTRA_METHODS.update({
+    "default, features only": replace(TemporalSettings(), output=0.0, still_output=0.0, still_copy=0.0),
+    "default, output only": replace(TemporalSettings(), features=0.0),
+    **{f"default, flow {n} px": replace(TemporalSettings(), flow_size=n) for n in (288, 384)},
+    "default, output 0.6": replace(TemporalSettings(), output=0.6),
+    **{f"default, contrast window {n}": replace(TemporalSettings(), contrast=n) for n in (3, 9)},
+    "default, features 0.8": replace(TemporalSettings(), features=0.8),
+    "default, tolerance 0.03": replace(TemporalSettings(), tolerance=0.03),
 })
 # The product's strength setting (vidstyle.settings.SteadySettings: --steady-strength), below the default (1).
 EXTRA_METHODS.update({f"steady strength {x}": SteadySettings(strength=x).temporal() for x in (0.5, 0.75)})
@@ -559,7 +570,7 @@ def colour_study(args) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--style", type=Path, default=DEFAULT_STYLE)
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=ModelSettings.size, help="the working size, as `vidstyle run --size` (default: its default)")
     ap.add_argument("--frames", type=int, default=30, help="frames per clip")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=2)

@@ -80,10 +80,12 @@ def clip_path(name: str, folder: Path) -> Path:
 
 
 def main() -> None:
+    from vidstyle.settings import ModelSettings
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", default=",".join(CLIPS),
                     help=f"files in examples/media, comma-separated; NAME{PINGPONG}: forward then backward")
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=ModelSettings.size, help="the working size, as `vidstyle run --size` (default: its default)")
     ap.add_argument("--starts", default="24,36", help="join frames for the sweep (even: the CPU batch is 2)")
     ap.add_argument("--warmups", default="0,4,8,12,16,24")
     ap.add_argument("--chunk-frames", type=int, default=12, help="chunk size of the Ray farm run")

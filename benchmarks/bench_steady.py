@@ -69,9 +69,11 @@ class CpuClock:
 
 
 def main() -> None:
+    from vidstyle.settings import ModelSettings
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clip", default="pan_dune.mp4", help="a file in examples/media")
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=ModelSettings.size, help="the working size, as `vidstyle run --size` (default: its default)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     report.add_options(ap)

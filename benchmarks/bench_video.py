@@ -66,7 +66,7 @@ import report
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from vidstyle.imageio import working_size  # noqa: E402
-from vidstyle.render import codec_scaling, default_batch, default_encode, stylize_video  # noqa: E402
+from vidstyle.render import codec_scaling, default_batch, default_encode, frame_scale, stylize_video  # noqa: E402
 from vidstyle.settings import EncodeSettings, ModelSettings, Span, SteadySettings, StyleSettings  # noqa: E402
 from vidstyle.stylize import Stylizer, save_style  # noqa: E402
 from vidstyle.temporal import Temporal  # noqa: E402
@@ -74,7 +74,7 @@ from vidstyle.video import FrameReader, parse_frame_range, probe  # noqa: E402
 
 DEFAULT_CLIP = ROOT / "examples" / "media" / "vtest_audio.mp4"
 DEFAULT_STYLE = ROOT / "examples" / "styles" / "starry_night.jpg"
-RESOLUTIONS = {"480p": (640, 480), "1080p": (1920, 1080), "4k": (3840, 2160)}
+RESOLUTIONS = {"480p": (640, 480), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 
 
 def allow_nvenc(name: str) -> None:
@@ -244,7 +244,8 @@ def main() -> None:
 
         pipeline: list = []
         encode = EncodeSettings(args.codec) if args.preset is None else EncodeSettings(args.codec, preset=args.preset)
-        chosen = default_encode(encode, dev.type)  # what the whole run will encode with
+        # What the whole run will encode with (the preset follows the frame against the working size).
+        chosen = default_encode(encode, dev.type, frame_scale(info.height, info.width, stylizer.size, stylizer.quality))
         preset = chosen.preset + (f" ({chosen.x264_params})" if chosen.x264_params and args.codec == "libx264" else "")
 
         def whole() -> int:

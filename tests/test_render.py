@@ -173,15 +173,37 @@ def test_the_writer_takes_frames_at_most_its_size(clip_factory, tmp_path: Path) 
 
 
 def test_default_encode_adds_the_cpu_x264_params_only_to_a_preset_it_picks() -> None:
-    from vidstyle.render import CPU_PRESET, CPU_X264_PARAMS, default_encode
+    from vidstyle.render import CPU_PRESET, CPU_X264_PARAMS, default_encode, frame_scale
     from vidstyle.settings import EncodeSettings
 
     assert default_encode(EncodeSettings(), "cpu") == EncodeSettings(preset=CPU_PRESET, x264_params=CPU_X264_PARAMS)
+    # Frames of 4x the working size's pixels and more on the CPU: the cheapest preset, plain (the params would slow it).
+    assert frame_scale(1080, 1920, 512) == 1920 * 1080 / (512 * 288) and frame_scale(288, 384, 512) == 1.0
+    assert default_encode(EncodeSettings(), "cpu", frame_scale(720, 1280, 512)) == EncodeSettings(preset="ultrafast")
+    assert default_encode(EncodeSettings(), "cpu", frame_scale(1080, 1920, 1024)) == default_encode(EncodeSettings(), "cpu")
+    assert default_encode(EncodeSettings(), "cpu", 4.0).preset == "ultrafast"
+    assert frame_scale(480, 640, 192, "draft") == 1.0  # draft's stage upsamples to the full frame: its cost follows it
     assert default_encode(EncodeSettings(), "cuda") == EncodeSettings(preset="medium")
+    assert default_encode(EncodeSettings(), "cuda", 14.0) == EncodeSettings(preset="medium")
     given = EncodeSettings(preset="veryfast")
     assert default_encode(given, "cpu") is given  # a preset the user chose is used as it is
     own = EncodeSettings(x264_params="me=hex")
     assert default_encode(own, "cpu").x264_params == "me=hex"
+
+
+def test_a_render_picks_the_cpu_preset_by_frame_size(clip_factory, tmp_path: Path, stylizer) -> None:
+    """The frame against the working size decides: read back from the settings x264 writes into the file."""
+    from vidstyle.settings import EncodeSettings, SteadySettings
+
+    assert stylizer.size == 64
+    no_steady = SteadySettings(enabled=False)
+    # 64x48 is the working size itself (veryfast, CABAC on); 128x96 has 4x its pixels (ultrafast, no CABAC).
+    for width, height, want in ((64, 48, b"cabac=1"), (128, 96, b"cabac=0")):
+        src = clip_factory(ClipSpec(f"s{width}", width=width, height=height, frames=2))
+        out = stylize_video(src, tmp_path / f"{width}.mp4", StyleSettings([STYLE]), stylizer=stylizer,
+                            encode=EncodeSettings(), steady=no_steady).output
+        settings = out.read_bytes().split(b"options: ", 1)[1][:2000]
+        assert want in settings, settings[:200]
 
 
 def test_farm_chunks_pin_the_cpu_x264_params(tmp_path: Path) -> None:
@@ -193,8 +215,9 @@ def test_farm_chunks_pin_the_cpu_x264_params(tmp_path: Path) -> None:
 
     spec = RenderSpec("r", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), StyleSettings([str(STYLE)]),
                       model=ModelSettings(64, "cpu"))
-    pinned = _pinned_preset(spec)
+    pinned = _pinned_preset(spec, 48, 64)
     assert pinned.preset == "veryfast" and pinned.x264_params == CPU_X264_PARAMS
+    assert _pinned_preset(spec, 480, 640).preset == "ultrafast"  # 100x the 64 px working size's pixels
     # A plan file round-trips the pinned settings, so every chunk encodes alike wherever it runs.
     again = RenderSpec.from_dict(json.loads(json.dumps(replace(spec, encode=pinned).to_dict())))
     assert again.encode == pinned

@@ -44,7 +44,8 @@ from .video import (
 )
 
 __all__ = ["RenderResult", "stylize_video", "stylize_batch", "default_batch", "reset_frames", "Steady",
-           "default_preset", "default_encode", "codec_scaling", "CPU_PRESET", "CPU_X264_PARAMS"]
+           "default_preset", "default_encode", "codec_scaling", "CPU_PRESET", "CPU_X264_PARAMS",
+           "CPU_LARGE_PRESET", "CPU_LARGE_SCALE", "frame_scale"]
 
 # Colour preservation on video defaults to the method that adds no flicker (see vidstyle.color).
 VIDEO_COLOR_METHOD = "luminance"
@@ -56,6 +57,15 @@ CPU_PRESET = "veryfast"
 # 8x8: 16-28% less encoder CPU than plain veryfast at the same PSNR, files -4%
 # to +1% (stylized frames, 384x288 and 1080p; benchmarks/RESULTS.md, bench_encoder).
 CPU_X264_PARAMS = "me=dia:partitions=i8x8,i4x4"
+# Where the frame has at least CPU_LARGE_SCALE times the pixels the network works
+# on (720p and up at --size 512, full quality), the CPU gets CPU_LARGE_PRESET instead: the model's
+# cost follows the working size, the encoder's the frame's, and there even the tuned
+# veryfast holds about 0.8 of the model's speed (median of paired runs at 1080p);
+# ultrafast about 0.92, for files 2.0-2.2x larger at 0.4 dB less PSNR
+# (benchmarks/RESULTS.md, bench_presets and bench_encoder). `--preset veryfast`
+# gives the smaller files back.
+CPU_LARGE_SCALE = 4.0
+CPU_LARGE_PRESET = "ultrafast"
 
 
 @dataclass(frozen=True)
@@ -81,24 +91,44 @@ def default_batch(device_type: str, size: int) -> int:
     return 2
 
 
-def default_preset(device_type: str) -> str:
-    """The encoder preset when none is given: ``medium`` beside a GPU, :data:`CPU_PRESET` on the CPU."""
-    return "medium" if device_type == "cuda" else CPU_PRESET
+def frame_scale(height: int, width: int, size: int, quality: str = "full") -> float:
+    """How many pixels of a ``height`` x ``width`` frame each pixel the model stage works on stands for.
+
+    The network works at ``size``; in draft quality the stage also brings its
+    result to the full frame (a guided upsampling of every pixel), so there the
+    stage's cost follows the frame as the encoder's does, and the scale is 1
+    (measured at 640x480: `ultrafast` ran no faster than the tuned `veryfast`).
+    """
+    if quality == "draft":
+        return 1.0
+    h, w = working_size(height, width, size)
+    return height * width / (h * w)
 
 
-def default_encode(encode: EncodeSettings, device_type: str) -> EncodeSettings:
-    """``encode`` with the preset chosen by device when it has none (:func:`default_preset`).
+def default_preset(device_type: str, scale: float = 1.0) -> str:
+    """The encoder preset when none is given, for frames of ``scale`` (:func:`frame_scale`).
 
-    On the CPU the chosen preset comes with :data:`CPU_X264_PARAMS` unless
-    ``encode`` names its own x264 params; a preset the user gave is used as
-    it is.
+    ``medium`` beside a GPU; on the CPU :data:`CPU_PRESET`, or :data:`CPU_LARGE_PRESET`
+    from a scale of :data:`CPU_LARGE_SCALE`.
+    """
+    if device_type == "cuda":
+        return "medium"
+    return CPU_LARGE_PRESET if scale >= CPU_LARGE_SCALE else CPU_PRESET
+
+
+def default_encode(encode: EncodeSettings, device_type: str, scale: float = 1.0) -> EncodeSettings:
+    """``encode`` with the preset chosen by device and frame size when it has none (:func:`default_preset`).
+
+    :data:`CPU_PRESET` comes with :data:`CPU_X264_PARAMS` unless ``encode``
+    names its own x264 params; a preset the user gave is used as it is.
     """
     if encode.preset is not None:
         return encode
+    preset = default_preset(device_type, scale)
     params = encode.x264_params
-    if params is None and device_type != "cuda":
+    if params is None and preset == CPU_PRESET and device_type != "cuda":
         params = CPU_X264_PARAMS
-    return replace(encode, preset=default_preset(device_type), x264_params=params)
+    return replace(encode, preset=preset, x264_params=params)
 
 
 def reset_frames(shots: object | None, resolved: ResolvedTimeline) -> frozenset[int]:
@@ -294,7 +324,7 @@ def stylize_video(
     source = MaskedReader(reader, masks.videos) if masks.videos else reader
     if encode.preset is None and not is_sequence_path(dest):
         device = stylizer.device if stylizer is not None else resolve_device(model.device)
-        encode = default_encode(encode, device.type)
+        encode = default_encode(encode, device.type, frame_scale(info.height, info.width, *working))
     writer = writer_for(dest, info, encode, overwrite=overwrite, range=reader.range, audio=audio, sequence=sequence)
 
     stylizer = stylizer or Stylizer(model.device, model.size, backend=model.backend, quality=model.quality)

@@ -180,7 +180,9 @@ class EncodeSettings:
         crf: constant quality: lower is better and bigger (ignored by ProRes).
         preset: x264 speed preset name; mapped for VP9 and AV1. None: ``medium``
             beside a GPU, :data:`vidstyle.render.CPU_PRESET` when the CPU runs the
-            model too (:func:`vidstyle.render.default_preset`).
+            model too, :data:`vidstyle.render.CPU_LARGE_PRESET` there for frames of
+            at least 4x the working size's pixels in full quality
+            (:func:`vidstyle.render.default_preset`, :func:`vidstyle.render.frame_scale`).
         pix_fmt: encoder pixel format; None: 4:2:0 (4:4:4 for odd sizes),
             10-bit 4:2:2 for ProRes.
         x264_params: libx264's own options on top of the preset, as

@@ -462,16 +462,20 @@ def _device_type(model: ModelSettings) -> str:
     return "cuda" if cuda else "cpu"
 
 
-def _pinned_preset(spec: RenderSpec) -> EncodeSettings:
-    """The encode settings with the preset made explicit, so every chunk encodes alike wherever it runs."""
-    from ..render import default_encode
+def _pinned_preset(spec: RenderSpec, height: int, width: int) -> EncodeSettings:
+    """The encode settings with the preset made explicit (for frames of that size).
+
+    Every chunk then encodes alike wherever it runs.
+    """
+    from ..render import default_encode, frame_scale
     from ..video import is_sequence_path
 
     # An image sequence has no preset (a sequence's default output is a sequence too).
     if spec.encode.preset is not None or any(p is not None and is_sequence_path(p) for p in (spec.input, spec.output)):
         return spec.encode
 
-    return default_encode(spec.encode, _device_type(spec.model))
+    return default_encode(spec.encode, _device_type(spec.model), frame_scale(height, width, spec.model.working_size,
+                                                                          spec.model.quality))
 
 
 def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: int, folder: Path,
@@ -485,8 +489,8 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
     where = f"render {spec.name}"
     if not Path(spec.output).parent.is_dir():
         raise OutputError(f"{where}: cannot write {spec.output}: folder {Path(spec.output).parent} does not exist")
-    spec = replace(spec, model=_pinned_batch(spec.model), encode=_pinned_preset(spec))
     info = probe(spec.input, spec.sequence)
+    spec = replace(spec, model=_pinned_batch(spec.model), encode=_pinned_preset(spec, info.height, info.width))
     all_pts = frame_timestamps(info)
     n = len(all_pts)
     timeline = timeline_for(spec.style, info.fps)
