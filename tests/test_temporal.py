@@ -321,8 +321,9 @@ def _seen(frames: torch.Tensor, settings: TemporalSettings) -> list[torch.Tensor
 def test_the_phase_starts_again_where_regrid_says():
     frames = pan(15, 6, (1.3, 0.0))
     state = Temporal(PHASE_ONLY)
-    assert state.regrid([0, 15, 16, 32, 33]) == [True, False, True, True, False]
-    assert Temporal(TemporalSettings.off()).regrid([0, 16]) == [False, False]
+    p = state.settings.phase_period
+    assert state.regrid([0, p - 1, p, 2 * p, 2 * p + 1]) == [True, False, True, True, False]
+    assert Temporal(TemporalSettings.off()).regrid([0, p]) == [False, False]
     a = state.motion(frames[:3], regrid=[True, False, False])
     b = state.motion(frames[3:], regrid=[True, False, False])
     assert float(a.shift[2].abs().sum()) > 0 and torch.equal(b.shift[0], torch.zeros(2))
