@@ -41,7 +41,7 @@ first renders the ``warmup`` frames before its start without writing them
 there: the memory then matches a single run's exactly), so that its first
 written frame matches a single run's (:func:`warmup_from`; the default
 :data:`DEFAULT_WARMUP` is measured in ``benchmarks/RESULTS-flicker.md``). A
-warm-up is never shorter than the grid phase lock's period (48 frames), so
+warm-up is never shorter than the grid phase lock's period (16 frames), so
 that it holds a frame where a single run's phase starts again.
 """
 from __future__ import annotations
