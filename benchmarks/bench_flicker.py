@@ -177,7 +177,7 @@ EXTRA_METHODS.update({
     **{f"default, contrast window {n}": replace(TemporalSettings(), contrast=n) for n in (3, 9)},
     "default, features 0.8": replace(TemporalSettings(), features=0.8),
     "default, tolerance 0.03": replace(TemporalSettings(), tolerance=0.03),
-    "default, phase period 16 (before session 20)": replace(TemporalSettings(), phase_period=16),
+    "default, phase period 48": replace(TemporalSettings(), phase_period=48),
 })
 # The product's strength setting (vidstyle.settings.SteadySettings: --steady-strength), below the default (1).
 EXTRA_METHODS.update({f"steady strength {x}": SteadySettings(strength=x).temporal() for x in (0.5, 0.75)})

@@ -1,6 +1,6 @@
 """Frame by frame: the style fraction and structure score of each method on one clip (where a default loses style).
 
-    python benchmarks/flicker_frames.py --clip "moving camera" --methods off "default, phase period 16 (before session 20)"
+    python benchmarks/flicker_frames.py --clip "moving camera" --methods off "default, phase period 48"
 
 bench_flicker averages its scores over the clip; this prints them for every
 frame (``run_clip`` with scores on every frame), so that a loss confined to a

@@ -190,8 +190,10 @@ class TemporalSettings:
             for a few frames the blends mix strokes drawn at two phases, which
             washes some of the style out (on the moving camera at its own size
             the style fraction rose from about +9% to +33% over the 3 frames
-            after a restart): 48, the farm's default warm-up, restarts a
-            third as often as 16 did.
+            after a restart). A longer period restarts less often but leaves a
+            chunk's warm-up fewer frames after its first restart to converge:
+            48 with the 48-frame warm-up put a moving camera's join at 27.4 dB
+            (benchmarks/RESULTS-flicker.md, bench_joins/default-size).
         still_features, still_output: the weights of the past (as ``features``
             and ``output``) where the source stands still (:func:`stillness`:
             no motion, no change beyond the codec's noise); in between, the
@@ -231,7 +233,7 @@ class TemporalSettings:
     contrast: int = 5
     source: float = 0.0
     phase: bool = True
-    phase_period: int = 48
+    phase_period: int = 16
     snap: float = 0.001
     still_features: float = 0.0
     still_output: float = 0.85
