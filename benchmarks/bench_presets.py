@@ -28,7 +28,7 @@ import report
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from vidstyle.render import CPU_PRESET, CPU_X264_PARAMS  # noqa: E402
+from vidstyle.render import CPU_LARGE_SCALE, CPU_PRESET, CPU_X264_PARAMS  # noqa: E402
 
 STYLE = ROOT / "examples" / "styles" / "starry_night.jpg"
 SAMPLE = ROOT / "examples" / "media" / "vtest_audio.mp4"
@@ -36,7 +36,8 @@ SAMPLE = ROOT / "examples" / "media" / "vtest_audio.mp4"
 # name -> (preset, x264 params); None: what `vidstyle run` picks on the CPU for this frame and working size.
 SETTINGS: dict[str, tuple[str, str] | None] = {
     "default": None,
-    f"{CPU_PRESET} + {CPU_X264_PARAMS} (the CPU default below 4x the working pixels)": (CPU_PRESET, CPU_X264_PARAMS),
+    f"{CPU_PRESET} + {CPU_X264_PARAMS} (the CPU default below {CPU_LARGE_SCALE:g}x the working pixels)":
+        (CPU_PRESET, CPU_X264_PARAMS),
     "superfast": ("superfast", ""),
     "ultrafast + CABAC + deblocking": ("ultrafast", "cabac=1:deblock=1"),
     "ultrafast": ("ultrafast", ""),

@@ -126,7 +126,7 @@ def default_encode(encode: EncodeSettings, device_type: str, scale: float = 1.0)
         return encode
     preset = default_preset(device_type, scale)
     params = encode.x264_params
-    if params is None and preset == CPU_PRESET and device_type != "cuda":
+    if params is None and preset == CPU_PRESET:
         params = CPU_X264_PARAMS
     return replace(encode, preset=preset, x264_params=params)
 

@@ -1102,17 +1102,16 @@ class Temporal:
                 self._out = None
             if self._out is not None:
                 past, _ = _warp(self._out, flows[i : i + 1], s.resample)
-                past = past.clamp(0, 1)
-                wgt = _cap(s.output, s.still_output, still, i) * weights[i : i + 1]
+                past = past.clamp(0, 1).to(o.dtype)
+                wgt = (_cap(s.output, s.still_output, still, i) * weights[i : i + 1]).to(o.dtype)
                 decoded = o
                 if s.contrast > 0:
                     plain = still[i : i + 1].to(o.dtype) if s.still_plain and still is not None else None
-                    o = contrast_blend(o, past.to(o.dtype), wgt.to(o.dtype), s.contrast, plain)
+                    o = contrast_blend(o, past, wgt, s.contrast, plain)
                 else:
-                    o = torch.lerp(o, past.to(o.dtype), wgt.to(o.dtype))
+                    o = torch.lerp(o, past, wgt)
                 if s.still_copy > 0 and still is not None:
                     # Judged on the decoder's own frame, not the blend: is this a wobble of the old strokes?
-                    past = past.to(o.dtype)
                     copy = _copied(decoded, past, (still[i : i + 1] * weights[i : i + 1]).to(o.dtype), s.still_copy)
                     o = torch.lerp(o, past, copy)
             self._out = o
