@@ -178,6 +178,8 @@ EXTRA_METHODS.update({
     "default, features 0.8": replace(TemporalSettings(), features=0.8),
     "default, tolerance 0.03": replace(TemporalSettings(), tolerance=0.03),
     "default, phase period 48": replace(TemporalSettings(), phase_period=48),
+    "default, phase period 16": replace(TemporalSettings(), phase_period=16),
+    "default, features bilinear": replace(TemporalSettings(), feature_resample="bilinear"),
 })
 # The product's strength setting (vidstyle.settings.SteadySettings: --steady-strength), below the default (1).
 EXTRA_METHODS.update({f"steady strength {x}": SteadySettings(strength=x).temporal() for x in (0.5, 0.75)})

@@ -22,6 +22,7 @@ from vidstyle._cli import main
 from vidstyle.errors import RenderError, SettingsError
 from vidstyle.farm import assemble, chunk_state, load_plan, make_plan, render_chunk
 from vidstyle.farm.executors import plan_status, run_job
+from vidstyle.farm.plan import DEFAULT_WARMUP
 
 DATA = Path(__file__).parent / "data"
 W, H = 64, 48
@@ -149,10 +150,10 @@ timeline = "{media / 't.toml'}"
     # blue channel wraps from 240 to 4 at frame 13: a cut).
     assert data["renders"][0]["shots"]["cuts"] == [13]
     assert data["renders"][1]["shots"]["cuts"] == [15]
-    # Chunks warm up from the frames before them (48 by default, here back to the video's start), or from the
+    # Chunks warm up from the frames before them (64 by default, here back to the video's start), or from the
     # batch (2) that holds the last cut inside that window (13 in the batch from 12, 15 in the one from 14; the
     # timeline's cut at 25 is after chunk 20's start).
-    assert [r["warmup"] for r in data["renders"]] == [48, 48]
+    assert [r["warmup"] for r in data["renders"]] == [DEFAULT_WARMUP] * 2 == [64, 64]
     assert [[c["warmup_from"] for c in r["chunks"]] for r in data["renders"]] == [[0, 0, 12], [0, 0, 14]]
 
     # Chunks as a farm would run them: by index, and by frame tokens.
@@ -423,9 +424,9 @@ style = "{media / 's2.jpg'}"
         assert len(frames_rgb(out)) == 30 and len(audio_packets(out)) == audio
 
 
-@pytest.mark.parametrize(("asked", "steady", "planned"), [(4, "", 16), (0, "", 0), (20, "", 20), (4, "steady = false\n", 0)])
-def test_a_short_warmup_is_lengthened_to_the_grid_phase_period(media: Path, tmp_path: Path, asked: int, steady: str,
-                                                                planned: int) -> None:
+@pytest.mark.parametrize(("asked", "steady", "planned"), [(4, "", 4), (0, "", 0), (20, "", 20), (4, "steady = false\n", 0)])
+def test_the_warmup_is_what_the_job_asks_and_none_without_steady_video(media: Path, tmp_path: Path, asked: int,
+                                                                       steady: str, planned: int) -> None:
     job = _job(tmp_path, f"""warmup = {asked}
 {steady}[[render]]
 name = "a"

@@ -1,6 +1,7 @@
 """The temporal stage in a render: on by default, the switch and the strength, resets at cuts, chunk warm-up."""
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,8 +14,9 @@ from conftest import LOSSLESS, ClipSpec
 from mediautil import frames_rgb
 from vidstyle._cli import main
 from vidstyle.errors import SettingsError
-from vidstyle.render import reset_frames, stylize_video
-from vidstyle.settings import Span, SteadySettings, StyleSettings
+from vidstyle import render
+from vidstyle.render import Steady, reset_frames, stylize_video
+from vidstyle.settings import ModelSettings, Span, SteadySettings, StyleSettings
 from vidstyle.shots import ShotList
 from vidstyle.temporal import Temporal, TemporalSettings
 from vidstyle.timeline import timeline_from_styles
@@ -115,6 +117,46 @@ def test_timeline_cuts_and_shot_starts_are_the_resets() -> None:
     assert reset_frames(shots, cut) == {30, 50}
     assert reset_frames(shots, fade) == {30}  # a cross-fade changes the look smoothly: no reset
     assert reset_frames(None, cut) == {50}
+
+
+def test_the_grid_phase_restarts_at_frame_0_at_cuts_and_every_period() -> None:
+    period = TemporalSettings().phase_period
+    steady = Steady(Temporal(), frozenset({30, period + 5}))
+    assert [steady.phase_from(f) for f in (0, 29, 30, 50, period - 1, period, period + 4, period + 5, period + 9)] == \
+        [0, 0, 30, 30, 30, period, period, period + 5, period + 5]
+    assert Steady(Temporal(TemporalSettings(phase=False))).phase_from(50) == 50  # no lock: nothing to follow
+
+
+def test_a_chunk_follows_the_flow_to_a_single_runs_grid_phase(tmp_path: Path, stylizer, monkeypatch) -> None:
+    """A warm-up that starts after a phase restart first follows the flow from it (no model): same phase."""
+    clip = Path(__file__).parents[1] / "examples" / "media" / "pan_dune.mp4"  # a moving camera
+    shifts: list[list[float]] = []
+    motion = Temporal.motion
+
+    def spy(self, frames, *args, **kwargs):
+        m = motion(self, frames, *args, **kwargs)
+        shifts.extend(m.shift.tolist())
+        return m
+
+    monkeypatch.setattr(Temporal, "motion", spy)
+    period = 16  # the clip has 40 frames: a shorter period than the default's, the same mechanism
+    temporal = SteadySettings.temporal
+    monkeypatch.setattr(SteadySettings, "temporal", lambda self: replace(temporal(self), phase_period=period))
+    start, end, warmup = period + 8, period + 10, 4
+    kwargs = {"stylizer": stylizer, "encode": LOSSLESS, "model": ModelSettings(batch=2)}
+    stylize_video(clip, tmp_path / "whole.mp4", StyleSettings([STYLE]), span=Span(frames=(0, end)), **kwargs)
+    single, shifts[:] = shifts[:], []
+    tracked: list[list[int]] = []
+    track = render.track_batch
+    monkeypatch.setattr(render, "track_batch", lambda st, sc, batch, steady: (tracked.append(batch.indices),
+                                                                               track(st, sc, batch, steady)))
+    chunk = stylize_video(clip, tmp_path / "chunk.mp4", StyleSettings([STYLE]), span=Span(frames=(start, end)),
+                          warmup=warmup, **kwargs)
+    assert chunk.warmup_frames == warmup and chunk.frames == end - start
+    # Followed from the restart at `period` up to the warm-up; the model ran on the warm-up and the range.
+    assert sum(tracked, []) == list(range(period, start - warmup))
+    assert np.allclose(shifts, single[period:], atol=1e-4)
+    assert max(abs(v) for s in single[start - warmup:end] for v in s) > 0.05  # the camera did move the grid
 
 
 def test_a_range_warmed_up_from_the_start_matches_the_whole_render(clip: Path, tmp_path: Path, stylizer) -> None:

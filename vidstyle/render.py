@@ -154,8 +154,38 @@ class Steady:
 
     def hooks(self, batch: FrameBatch, looks: Sequence[Look]) -> TemporalHooks:
         """The stage's hooks for a decoded batch (in order, after the previous one) and its frames' looks."""
+        return self.state.hooks(*self._flags(batch, looks))
+
+    def track(self, batch: FrameBatch, looks: Sequence[Look], small: torch.Tensor) -> None:
+        """Follow a batch's motion only (flow and grid phase), without the model: a chunk's pre-roll.
+
+        ``small`` is the batch at the working size (:meth:`Stylizer.working`).
+        """
+        self.state.motion(small, *self._flags(batch, looks))
+
+    def _flags(self, batch: FrameBatch, looks: Sequence[Look]) -> tuple[list[bool], list | None, list[bool]]:
         masks = [look.masks for look in looks] if any(look.masks is not None for look in looks) else None
-        return self.state.hooks([i in self.resets for i in batch.indices], masks, self.state.regrid(batch.indices))
+        return [i in self.resets for i in batch.indices], masks, self.state.regrid(batch.indices)
+
+    def phase_from(self, frame: int) -> int:
+        """The last frame at or before ``frame`` where a single run's grid phase starts again.
+
+        Frame 0, a reset (a shot start, a timeline cut) or a multiple of the
+        phase period. The phase at ``frame`` depends only on the source's flow
+        from there on, so a run that starts at ``frame`` gets a single run's
+        phase by following the motion from there (:meth:`track`). Besides
+        these, the phase starts again at a cut the flow finds; following the
+        motion finds it too.
+        """
+        s = self.state.settings
+        if not s.phase:
+            return frame
+        return max(0, frame - frame % s.phase_period, *(r for r in self.resets if r <= frame))
+
+
+def track_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch, steady: Steady) -> None:
+    """The temporal stage's flow and grid phase for a batch, without the model (a chunk's pre-roll)."""
+    steady.track(batch, schedule.looks_for(batch), stylizer.working(batch.rgb))
 
 
 def stylize_batch(stylizer: Stylizer, schedule: StyleSchedule, batch: FrameBatch,
@@ -341,8 +371,10 @@ def stylize_video(
         if on_progress is not None:
             on_progress(done, total)
 
-    warm = _warm_up(src, info, reader.range.first, warmup, masks.videos, process, batch_size,
-                    scale_to) if temporal else 0
+    warm = 0
+    if temporal is not None:
+        warm = _warm_up(src, info, reader.range.first, warmup, masks.videos, process, batch_size, scale_to,
+                        functools.partial(track_batch, stylizer, schedule, steady=temporal), temporal.phase_from)
     with source, writer:
         stats = run_pipeline(
             source, process, writer, batch_size, progress, pin_memory=stylizer.device.type == "cuda",
@@ -365,17 +397,26 @@ def stylize_video(
 
 
 def _warm_up(src: Path, info: VideoInfo, first: int, frames: int, mask_videos: dict, process: Callable,
-             batch_size: int, scale_to: tuple[int, int] | None) -> int:
+             batch_size: int, scale_to: tuple[int, int] | None, track: Callable | None = None,
+             phase_from: Callable[[int], int] | None = None) -> int:
     """Stylize the ``frames`` frames before ``first`` (not written): the temporal stage's memory for ``first``.
 
-    Returns how many frames that was (fewer at the start of the video).
+    Before those, where the grid phase at the warm-up's first frame depends
+    on earlier frames (``phase_from``), the frames from the batch that holds
+    its last restart are followed with ``track`` (flow only, no model), so
+    that the whole warm-up runs at a single run's phase. Returns how many
+    frames were stylized (fewer at the start of the video).
     """
     start = max(0, first - frames)
     if start >= first:
         return 0
-    reader = FrameReader(src, Span(frames=(start, first)), info=info, scale_to=scale_to)
-    source = MaskedReader(reader, mask_videos) if mask_videos else reader
-    with source:
-        for batch in source.iter_batches(batch_size):
-            process(batch)
+    since = start if phase_from is None else phase_from(start) // batch_size * batch_size
+    spans = [(since, start, track), (start, first, process)] if track is not None and since < start else \
+        [(start, first, process)]
+    for a, b, step in spans:
+        reader = FrameReader(src, Span(frames=(a, b)), info=info, scale_to=scale_to)
+        source = MaskedReader(reader, mask_videos) if mask_videos else reader
+        with source:
+            for batch in source.iter_batches(batch_size):
+                step(batch)
     return first - start

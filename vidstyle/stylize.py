@@ -296,6 +296,15 @@ class Stylizer:
         stats = [s if isinstance(s, StyleStats) else self.load_style(s, ref) for s in styles]
         return Look.of(stats, weights, alpha, mode == "output", masks, color_method=color_method)
 
+    def working(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames on the model's device at the working size: what the encoder and the hooks see.
+
+        Shape:
+            ``(B, 3, H, W)`` in [0, 1] -> ``(B, 3, h, w)`` float32, longest side at most ``size``.
+        """
+        h0, w0 = frames.shape[-2:]
+        return resize(frames.to(self.device, non_blocking=True).float(), working_size(h0, w0, self.size))
+
     @torch.no_grad()
     def encode(self, small: torch.Tensor) -> torch.Tensor:
         """The encoder on frames at the working size: relu4_1 features, float32.
@@ -345,7 +354,7 @@ class Stylizer:
         h0, w0 = frames.shape[-2:]
         try:
             full = frames.to(self.device, non_blocking=True).float()
-            small = resize(full, working_size(h0, w0, self.size))
+            small = self.working(full)
             hooks = hooks if hooks is not None else _NO_MEMORY
             feats = self.encode(hooks.begin(small))
             target = hooks.features(adain_targets(feats, looks, hooks.content_stats(feats)))

@@ -35,7 +35,9 @@ steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``
   the same places, the blends above work on pictures that line up (their
   warps, nearly whole-pixel, barely blur), and the result is shifted back.
   The phase starts again (at 0) at every ``phase_period``-th frame of the
-  video, so that a farm chunk's warm-up finds a single render's phase.
+  video (and at every cut), so that a farm chunk finds a single render's
+  phase by following the flow from the last restart before its warm-up
+  (:meth:`vidstyle.render.Steady.phase_from`).
 - **The camera's own motion** (``snap``). A local flow leaks a fraction of a
   pixel around people walking through a still shot and drifts on flat
   areas; the past carried along it is misplaced, and the strokes there
@@ -60,7 +62,8 @@ structure over 3%) and a copy keeps whole. The remaining flicker of a fixed
 camera sits mostly on the people walking through it, where the flow is least
 sure. A larger copy tolerance (0.08) is steadier still but moves the
 structure over 3%; a copy also forgets more slowly than an average, so a farm
-chunk needs its warm-up of 48 frames to meet a single render. A moving camera
+chunk of a fixed camera needs a warm-up of 64 frames to meet a single render
+within 40 dB at the default size (a moving camera 48 or fewer). A moving camera
 has no still pixels; its structure cost is mostly the grid phase lock's two
 resamples, and a snap slack of 0.001 rather than 0.002 keeps it under 3%.
 
@@ -167,6 +170,13 @@ class TemporalSettings:
         resample: how the previous output is warped, ``"bicubic"`` or
             ``"bilinear"``. Blended back frame after frame, every resampling
             blurs a little more wherever the picture moves; bicubic blurs less.
+        feature_resample: the same for the previous relu4_1 features. Bilinear
+            is cheaper (the features have 512 channels: 1.7 against 7.0 ms a
+            warp at the default size on one CPU thread), but it costs style
+            and structure: on the moving camera the style fraction moved
+            +5.7% from off instead of +4.7%, on the fixed camera the structure
+            +3.4% instead of +2.8% (benchmarks/RESULTS-flicker.md,
+            default-512-preroll). Bicubic stays the default.
         contrast: 0 for a plain output blend, or the window (odd, in pixels
             of the working size) of :func:`contrast_blend`, which keeps the
             new frame's local contrast (a plain blend of strokes that do not
@@ -184,16 +194,19 @@ class TemporalSettings:
             replaces the local flow (:func:`snap_to_global`; 0: off).
         phase_period: the lock starts again (shift 0) at every frame whose
             index in the video is a multiple of this (the render loop says
-            which: ``regrid`` in :meth:`Temporal.motion`), so that a farm
-            chunk whose warm-up is at least this long finds the same phase as
-            a single render. Only the phase starts again, not the memory, so
-            for a few frames the blends mix strokes drawn at two phases, which
-            washes some of the style out (on the moving camera at its own size
-            the style fraction rose from about +9% to +33% over the 3 frames
-            after a restart). A longer period restarts less often but leaves a
-            chunk's warm-up fewer frames after its first restart to converge:
-            48 with the 48-frame warm-up put a moving camera's join at 27.4 dB
-            (benchmarks/RESULTS-flicker.md, bench_joins/default-size).
+            which: ``regrid`` in :meth:`Temporal.motion`). A farm chunk
+            follows the flow alone (:meth:`motion` without the model, about
+            20 ms a frame on one CPU thread at the default size, 7% of a
+            model frame) from the last restart before its warm-up, so the
+            period bounds that pre-roll. Only the phase starts again, not the
+            memory, so for a few frames the blends mix strokes drawn at two
+            phases, which washes some of the style out (on the moving camera
+            at its own size, with the previous decoder, frames 16-18 after a
+            restart were 31% further from the style than without steadying,
+            against a few per cent elsewhere). A restart every 240 frames
+            (8-10 s of video) leaves that on about 1% of the frames; one
+            every 16 left it on 19% (benchmarks/RESULTS-flicker.md,
+            default-512-preroll).
         still_features, still_output: the weights of the past (as ``features``
             and ``output``) where the source stands still (:func:`stillness`:
             no motion, no change beyond the codec's noise); in between, the
@@ -230,10 +243,11 @@ class TemporalSettings:
     min_consistent: float = 0.3
     renormalise: bool = True
     resample: str = "bicubic"
+    feature_resample: str = "bicubic"
     contrast: int = 5
     source: float = 0.0
     phase: bool = True
-    phase_period: int = 16
+    phase_period: int = 240
     snap: float = 0.001
     still_features: float = 0.0
     still_output: float = 0.85
@@ -267,8 +281,9 @@ class TemporalSettings:
             raise ValueError(f"tolerance must be positive, got {self.tolerance}")
         if not 0.0 <= self.min_consistent <= 1.0:
             raise ValueError(f"min_consistent must be in [0, 1], got {self.min_consistent}")
-        if self.resample not in ("bilinear", "bicubic"):
-            raise ValueError(f"resample must be bilinear or bicubic, got {self.resample!r}")
+        for name in ("resample", "feature_resample"):
+            if getattr(self, name) not in ("bilinear", "bicubic"):
+                raise ValueError(f"{name} must be bilinear or bicubic, got {getattr(self, name)!r}")
         if not self.snap >= 0:
             raise ValueError(f"snap slack must be at least 0, got {self.snap}")
         if not (self.still_motion > 0 and self.still_tolerance > 0):
@@ -1052,7 +1067,7 @@ class Temporal:
             if motion.fresh[i]:
                 self._feat = None
             if blend and self._feat is not None:
-                past, _ = _warp(self._feat, flows[i : i + 1], s.resample)
+                past, _ = _warp(self._feat, flows[i : i + 1], s.feature_resample)
                 wgt = _cap(s.features, s.still_features, still, i) * weights[i : i + 1]
                 blended = torch.lerp(t, past, wgt)
                 t = _renormalise(blended, stats[0][i : i + 1], stats[1][i : i + 1]) if stats is not None else blended

@@ -40,9 +40,10 @@ first renders the ``warmup`` frames before its start without writing them
 (from the last shot start or timeline cut inside that window, if one is
 there: the memory then matches a single run's exactly), so that its first
 written frame matches a single run's (:func:`warmup_from`; the default
-:data:`DEFAULT_WARMUP` is measured in ``benchmarks/RESULTS-flicker.md``). A
-warm-up is never shorter than the grid phase lock's period (16 frames), so
-that it holds a frame where a single run's phase starts again.
+:data:`DEFAULT_WARMUP` is measured in ``benchmarks/RESULTS-flicker.md``).
+Before its warm-up a chunk follows the source's flow alone (no model) from
+the grid phase lock's last restart, so the whole warm-up runs at a single
+run's phase (:meth:`vidstyle.render.Steady.phase_from`).
 """
 from __future__ import annotations
 
@@ -79,15 +80,16 @@ FORMAT = "vidstyle.farm-plan/3"
 PLAN_FILE = "plan.json"
 DEFAULT_CHUNK_FRAMES = 240
 # Frames a chunk renders before its first to rebuild the temporal stage's
-# memory (rounded up to a multiple of the batch): 20% more work on a chunk of
-# 240. Measured at the joins against a single render with the shipped decoder
-# and the default steadying (benchmarks/RESULTS-flicker.md, bench_joins): a
-# fixed camera is at 45 dB after 32 frames; a moving camera converges slowly
-# (pan_dune and back, join at frame 72: 30.6 dB after 32 frames, 35.3 after
-# 40, 41.2 after 48, 46.8 after 64: the contrast-kept output blend gives the
-# past's detail back nearly all its strength), so 48 is the least that keeps
-# its joins at 40 dB or more.
-DEFAULT_WARMUP = 48
+# memory (rounded up to a multiple of the batch): 27% more work on a chunk of
+# 240. Measured at the joins against a single render at the default --size
+# with the shipped decoder and the default steadying (benchmarks/RESULTS-flicker.md,
+# bench_joins/default-size-preroll and default-size-fixed): a moving camera
+# (pan_dune and back, joins at 56 and 72) is at 43 dB after 32 frames and 49.5
+# after 48; a fixed camera converges more slowly (its still background's strokes
+# are copied, and a copy forgets more slowly than an average: vtest_audio and
+# back, joins at 72 and 96, 39.7 and 40.2 dB after 48 frames, 41.3 and 41.7 after
+# 64), so 64 is the least measured that keeps every join at 40 dB or more.
+DEFAULT_WARMUP = 64
 
 # Job keys, by the settings value they go to (``style`` is the one-style form of ``styles``).
 _STYLE_KEYS = {"style": str, "styles": list, "weights": list, "alpha": (int, float), "preserve_color": (bool, str),
@@ -531,12 +533,9 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
     size = _aligned(chunk_frames, batch)
     warmup = 0
     if spec.steady.on:
-        asked, lock = spec.warmup, spec.steady.temporal()
-        if asked > 0 and lock.phase:
-            # The grid phase lock starts again at every phase_period-th frame of the video: a warm-up that
-            # long always holds one, and from there the chunk's phase is a single render's.
-            asked = max(asked, lock.phase_period)
-        warmup = math.ceil(asked / batch) * batch
+        # The grid phase needs no long warm-up: a chunk follows the flow from the phase's last restart
+        # before its warm-up (vidstyle.render._warm_up).
+        warmup = math.ceil(spec.warmup / batch) * batch
     key_data = {"settings": spec.to_dict(), "input": identity, "files": files, "frames": n, "shots": shots_d,
                 "chunk_frames": size, "warmup": warmup}
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True, default=str).encode()).hexdigest()
