@@ -411,8 +411,9 @@ def _warm_up(src: Path, info: VideoInfo, first: int, frames: int, mask_videos: d
     if start >= first:
         return 0
     since = start if phase_from is None else phase_from(start) // batch_size * batch_size
-    spans = [(since, start, track), (start, first, process)] if track is not None and since < start else \
-        [(start, first, process)]
+    spans = [(start, first, process)]
+    if track is not None and since < start:
+        spans.insert(0, (since, start, track))
     for a, b, step in spans:
         reader = FrameReader(src, Span(frames=(a, b)), info=info, scale_to=scale_to)
         source = MaskedReader(reader, mask_videos) if mask_videos else reader
