@@ -196,3 +196,11 @@ def test_real_files_through_the_pipeline(clip_vfr: Path, tmp_path: Path) -> None
     assert stats.frames == 24
     assert frame_times(dest) == frame_times(clip_vfr)
     assert [p for _, p in audio_packets(dest)[0]] == [p for _, p in audio_packets(clip_vfr)[0]]
+
+
+def test_a_part_of_a_batch_keeps_its_frames_together() -> None:
+    rgb, mask = torch.rand(4, 3, 2, 2), torch.rand(4, 1, 2, 2)
+    batch = FrameBatch([10, 11, 12, 13], [0, 1, 2, None], [0.4, 0.44, 0.48, 0.52], rgb, {"m": mask})
+    part = batch.part(1, 3)
+    assert part.indices == [11, 12] and part.pts == [1, 2] and part.times == [0.44, 0.48]
+    assert torch.equal(part.rgb, rgb[1:3]) and torch.equal(part.masks["m"], mask[1:3])

@@ -127,7 +127,8 @@ def test_the_grid_phase_restarts_at_frame_0_at_cuts_and_every_period() -> None:
     assert Steady(Temporal(TemporalSettings(phase=False))).phase_from(50) == 50  # no lock: nothing to follow
 
 
-def test_a_chunk_follows_the_flow_to_a_single_runs_grid_phase(tmp_path: Path, stylizer, monkeypatch) -> None:
+@pytest.mark.parametrize("warmup", [4, 3])  # 3: the batch of frames 20-21 holds the last followed frame and the first warmed
+def test_a_chunk_follows_the_flow_to_a_single_runs_grid_phase(tmp_path: Path, stylizer, monkeypatch, warmup: int) -> None:
     """A warm-up that starts after a phase restart first follows the flow from it (no model): same phase."""
     clip = Path(__file__).parents[1] / "examples" / "media" / "pan_dune.mp4"  # a moving camera
     shifts: list[list[float]] = []
@@ -142,7 +143,7 @@ def test_a_chunk_follows_the_flow_to_a_single_runs_grid_phase(tmp_path: Path, st
     period = 16  # the clip has 40 frames: a shorter period than the default's, the same mechanism
     temporal = SteadySettings.temporal
     monkeypatch.setattr(SteadySettings, "temporal", lambda self: replace(temporal(self), phase_period=period))
-    start, end, warmup = period + 8, period + 10, 4
+    start, end = period + 8, period + 10
     kwargs = {"stylizer": stylizer, "encode": LOSSLESS, "model": ModelSettings(batch=2)}
     stylize_video(clip, tmp_path / "whole.mp4", StyleSettings([STYLE]), span=Span(frames=(0, end)), **kwargs)
     single, shifts[:] = shifts[:], []

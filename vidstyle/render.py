@@ -410,14 +410,15 @@ def _warm_up(src: Path, info: VideoInfo, first: int, frames: int, mask_videos: d
     start = max(0, first - frames)
     if start >= first:
         return 0
-    since = start if phase_from is None else phase_from(start) // batch_size * batch_size
-    spans = [(start, first, process)]
-    if track is not None and since < start:
-        spans.insert(0, (since, start, track))
-    for a, b, step in spans:
-        reader = FrameReader(src, Span(frames=(a, b)), info=info, scale_to=scale_to)
-        source = MaskedReader(reader, mask_videos) if mask_videos else reader
-        with source:
-            for batch in source.iter_batches(batch_size):
-                step(batch)
+    since = start if phase_from is None or track is None else phase_from(start) // batch_size * batch_size
+    # One reader for the pre-roll and the warm-up: a second would decode again from the keyframe before `start`.
+    reader = FrameReader(src, Span(frames=(since, first)), info=info, scale_to=scale_to)
+    source = MaskedReader(reader, mask_videos) if mask_videos else reader
+    with source:
+        for batch in source.iter_batches(batch_size):
+            followed = sum(i < start for i in batch.indices)
+            if followed:
+                track(batch.part(0, followed))
+            if followed < len(batch.indices):
+                process(batch.part(followed, len(batch.indices)))
     return first - start

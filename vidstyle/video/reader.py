@@ -58,6 +58,11 @@ class FrameBatch:
     rgb: torch.Tensor
     masks: dict[str, torch.Tensor] = field(default_factory=dict)
 
+    def part(self, start: int, stop: int) -> FrameBatch:
+        """Frames ``start:stop`` of this batch (positions in it, not video indices), masks included."""
+        return FrameBatch(self.indices[start:stop], self.pts[start:stop], self.times[start:stop],
+                          self.rgb[start:stop], {k: v[start:stop] for k, v in self.masks.items()})
+
 
 class FrameReader:
     """Decode a video, or an exact range of it, into :class:`FrameBatch` es.
