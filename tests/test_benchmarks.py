@@ -104,3 +104,11 @@ def test_bench_encoder_compares_the_cpu_default_with_plain_veryfast(tmp_path: Pa
                 tmp_path=tmp_path)
     assert "<!-- begin bench_encoder/cpu-native: " in text
     assert "| veryfast | " in text and "| vidstyle's CPU default: veryfast + me=dia" in text
+
+
+@pytest.mark.slow
+def test_bench_phase_compares_each_frame_with_itself_at_other_grid_phases(tmp_path: Path) -> None:
+    text = _run("bench_phase.py", "--size", "64", "--frames", "2", "--every", "2", "--clips", "moving camera",
+                tmp_path=tmp_path)
+    assert "<!-- begin bench_phase/cpu-64: " in text and "| moving camera | 1 | " in text
+    assert "| static camera |" not in text

@@ -445,7 +445,10 @@ def _plain_box(x, k):
 
 
 def _reference_lk_flow(i0, i1, levels=4, iters=2, fine_iters=2, window=9, reg=1e-6):
-    """lk_flow as first written: one tensor per term, the products concatenated, a plain box."""
+    """lk_flow as a formula: one tensor per term, the products concatenated, a plain box.
+
+    The gradients are both frames' averaged, but ``i0``'s alone at the finest level.
+    """
     from vidstyle.temporal import _grad
 
     pyr = [(i0, i1)]
@@ -458,7 +461,7 @@ def _reference_lk_flow(i0, i1, levels=4, iters=2, fine_iters=2, window=9, reg=1e
         ax, ay = _grad(a)
         for _ in range(iters if level else fine_iters):
             bw, _ = warp(b, u)
-            bx, by = _grad(bw)
+            bx, by = _grad(bw) if level else (ax, ay)
             gx, gy, gt = 0.5 * (ax + bx), 0.5 * (ay + by), bw - a
             sxx, sxy, syy, sxt, syt = _plain_box(torch.cat([gx * gx, gx * gy, gy * gy, gx * gt, gy * gt], 1),
                                                  window).split(1, 1)

@@ -440,6 +440,17 @@ def lk_flow(
     the frames are on. Occlusions and flat areas give wrong vectors, which
     :func:`consistent` catches.
 
+    At the coarser levels, which find the large motions, a step's gradients
+    are both frames' (``i0``'s and ``i1``'s warped), averaged afresh, which
+    converges better. At the finest level they are ``i0``'s alone (the
+    inverse-additive form: Hager and Belhumeur 1998, Baker and Matthews 2004),
+    so its 2x2 systems are inverted once and each step boxes two products
+    instead of five. That level is most of the work: the flow both ways costs
+    about 20% less, and the steadied results hardly moved
+    (benchmarks/RESULTS-flicker.md, default-512-lk). ``i0``'s gradients at
+    every level were cheaper still but lost accuracy: on a texture moved by
+    (4.25, 2.5) px the mean error was 0.38 px against 0.16.
+
     Shape:
         i0, i1 ``(B, 1, H, W)`` (grey, [0, 1]) -> ``(B, 2, H, W)`` in pixels.
     """
@@ -453,27 +464,60 @@ def lk_flow(
     for level in reversed(range(len(pyr))):
         a, b = pyr[level]
         u = resize_flow(u, tuple(a.shape[-2:]))
-        ax, ay = _grad(a)
-        n, _, h, w = a.shape
-        for _ in range(iters if level or fine_iters is None else fine_iters):
-            bw, _ = _warp(b, u)
-            bx, by = _grad(bw)
-            gx, gy = bx.add_(ax).mul_(0.5), by.add_(ay).mul_(0.5)
-            gt = bw.sub_(a)
-            # The five products written side by side (no cat), then one box for all of them.
-            prod = torch.empty(n, 5, h, w, device=a.device, dtype=a.dtype)
-            for j, (p, q) in enumerate(((gx, gx), (gx, gy), (gy, gy), (gx, gt), (gy, gt))):
-                torch.mul(p, q, out=prod[:, j : j + 1])
-            s = _box(prod, window)
-            s[:, 0:3:2] += reg  # sxx and syy, in place: s is this step's own
-            sxx, sxy, syy, sxt, syt = s.split(1, 1)
-            det = (sxx * syy).sub_(sxy * sxy).clamp_min_(1e-12)
-            # Cramer's rule for du = -S^-1 (sxt, syt), each component written in place.
-            du = torch.empty(n, 2, h, w, device=a.device, dtype=a.dtype)
-            torch.mul(sxy, syt, out=du[:, :1]).sub_(syy * sxt)
-            torch.mul(sxy, sxt, out=du[:, 1:]).sub_(sxx * syt)
-            u = u + du.div_(det).clamp_(-2.0, 2.0)
+        steps = iters if level or fine_iters is None else fine_iters
+        if steps:
+            u = (_lk_steps_fixed if level == 0 else _lk_steps_averaged)(a, b, u, steps, window, reg)
         u = _box(u, 3)
+    return u
+
+
+def _lk_steps_averaged(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor, steps: int, window: int, reg: float) -> torch.Tensor:
+    """Gauss-Newton steps of :func:`lk_flow` at one level, with the gradients of both frames averaged afresh."""
+    ax, ay = _grad(a)
+    n, _, h, w = a.shape
+    for _ in range(steps):
+        bw, _ = _warp(b, u)
+        bx, by = _grad(bw)
+        gx, gy = bx.add_(ax).mul_(0.5), by.add_(ay).mul_(0.5)
+        gt = bw.sub_(a)
+        # The five products written side by side (no cat), then one box for all of them.
+        prod = torch.empty(n, 5, h, w, device=a.device, dtype=a.dtype)
+        for j, (p, q) in enumerate(((gx, gx), (gx, gy), (gy, gy), (gx, gt), (gy, gt))):
+            torch.mul(p, q, out=prod[:, j : j + 1])
+        s = _box(prod, window)
+        s[:, 0:3:2] += reg  # sxx and syy, in place: s is this step's own
+        sxx, sxy, syy, sxt, syt = s.split(1, 1)
+        det = (sxx * syy).sub_(sxy * sxy).clamp_min_(1e-12)
+        # Cramer's rule for du = -S^-1 (sxt, syt), each component written in place.
+        du = torch.empty(n, 2, h, w, device=a.device, dtype=a.dtype)
+        torch.mul(sxy, syt, out=du[:, :1]).sub_(syy * sxt)
+        torch.mul(sxy, sxt, out=du[:, 1:]).sub_(sxx * syt)
+        u = u + du.div_(det).clamp_(-2.0, 2.0)
+    return u
+
+
+def _lk_steps_fixed(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor, steps: int, window: int, reg: float) -> torch.Tensor:
+    """The same steps with ``a``'s gradients alone: the 2x2 systems are inverted once for all the steps."""
+    grad = torch.cat(_grad(a), 1)  # (n, 2, h, w): x, y
+    gx, gy = grad[:, :1], grad[:, 1:]
+    n, _, h, w = a.shape
+    prod = torch.empty(n, 3, h, w, device=a.device, dtype=a.dtype)
+    for j, (p, q) in enumerate(((gx, gx), (gx, gy), (gy, gy))):
+        torch.mul(p, q, out=prod[:, j : j + 1])
+    s = _box(prod, window)
+    s[:, 0:3:2] += reg
+    sxx, sxy, syy = s.split(1, 1)
+    det = (sxx * syy).sub_(sxy * sxy).clamp_min_(1e-12)
+    # du = -S^-1 (sxt, syt) by Cramer's rule: the inverse's three entries, over the determinant.
+    ixx, ixy, iyy = syy.div(det), sxy.div(det), sxx.div(det)
+    for _ in range(steps):
+        bw, _ = _warp(b, u)
+        st = _box(grad * bw.sub_(a), window)
+        sxt, syt = st[:, :1], st[:, 1:]
+        du = torch.empty(n, 2, h, w, device=a.device, dtype=a.dtype)
+        torch.mul(ixy, syt, out=du[:, :1]).sub_(ixx * sxt)
+        torch.mul(ixy, sxt, out=du[:, 1:]).sub_(iyy * syt)
+        u = u + du.clamp_(-2.0, 2.0)
     return u
 
 
@@ -512,8 +556,10 @@ def flow_both_ways(cur: torch.Tensor, prev: torch.Tensor, method: str = "lk") ->
 
     The forward flow only checks the backward one (:func:`consistent`): with
     Lucas-Kanade one step at the finest level is enough for that (every number
-    of ``benchmarks/RESULTS-flicker.md`` the same or better) and saves a quarter
-    of the flow's work; the backward flow carries the past and keeps its two.
+    of ``benchmarks/RESULTS-flicker.md`` the same or better); the backward flow
+    carries the past and keeps its two. None at all (the forward flow from the
+    next level up) was cheaper but less steady: the warping error ratios rose
+    by 0.4-1.9% on the three clips (a scratch run of the temporal study's measure).
 
     Shape:
         cur, prev ``(B, 1, H, W)`` -> ``(2B, 2, H, W)``, backward first.
