@@ -471,6 +471,19 @@ def lk_flow(
     return u
 
 
+def _boxed_products(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]], window: int) -> torch.Tensor:
+    """The products ``p * q`` written side by side (no cat), then one box for all of them.
+
+    Shape:
+        each of ``pairs`` two ``(B, 1, H, W)`` -> ``(B, len(pairs), H, W)``.
+    """
+    p0 = pairs[0][0]
+    prod = torch.empty(p0.shape[0], len(pairs), *p0.shape[-2:], device=p0.device, dtype=p0.dtype)
+    for j, (p, q) in enumerate(pairs):
+        torch.mul(p, q, out=prod[:, j : j + 1])
+    return _box(prod, window)
+
+
 def _lk_steps_averaged(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor, steps: int, window: int, reg: float) -> torch.Tensor:
     """Gauss-Newton steps of :func:`lk_flow` at one level, with the gradients of both frames averaged afresh."""
     ax, ay = _grad(a)
@@ -480,11 +493,7 @@ def _lk_steps_averaged(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor, steps:
         bx, by = _grad(bw)
         gx, gy = bx.add_(ax).mul_(0.5), by.add_(ay).mul_(0.5)
         gt = bw.sub_(a)
-        # The five products written side by side (no cat), then one box for all of them.
-        prod = torch.empty(n, 5, h, w, device=a.device, dtype=a.dtype)
-        for j, (p, q) in enumerate(((gx, gx), (gx, gy), (gy, gy), (gx, gt), (gy, gt))):
-            torch.mul(p, q, out=prod[:, j : j + 1])
-        s = _box(prod, window)
+        s = _boxed_products(((gx, gx), (gx, gy), (gy, gy), (gx, gt), (gy, gt)), window)
         s[:, 0:3:2] += reg  # sxx and syy, in place: s is this step's own
         sxx, sxy, syy, sxt, syt = s.split(1, 1)
         det = (sxx * syy).sub_(sxy * sxy).clamp_min_(1e-12)
@@ -501,10 +510,7 @@ def _lk_steps_fixed(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor, steps: in
     grad = torch.cat(_grad(a), 1)  # (n, 2, h, w): x, y
     gx, gy = grad[:, :1], grad[:, 1:]
     n, _, h, w = a.shape
-    prod = torch.empty(n, 3, h, w, device=a.device, dtype=a.dtype)
-    for j, (p, q) in enumerate(((gx, gx), (gx, gy), (gy, gy))):
-        torch.mul(p, q, out=prod[:, j : j + 1])
-    s = _box(prod, window)
+    s = _boxed_products(((gx, gx), (gx, gy), (gy, gy)), window)
     s[:, 0:3:2] += reg
     sxx, sxy, syy = s.split(1, 1)
     det = (sxx * syy).sub_(sxy * sxy).clamp_min_(1e-12)
