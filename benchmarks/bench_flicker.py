@@ -588,6 +588,9 @@ def main() -> None:
     ap.add_argument("--colour", action="store_true", help="the colour preservation study instead")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-flicker.md")
     args = ap.parse_args()
+    if args.cost_frames <= args.batch:
+        # The first batch of each cost pass has no predecessor (no flow) and is not timed.
+        ap.error(f"--cost-frames must be more than --batch ({args.batch}): the first batch is not timed")
     args.argv = sys.argv[1:]
     if args.cost_threads:
         torch.set_num_threads(args.cost_threads)

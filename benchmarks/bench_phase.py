@@ -15,10 +15,20 @@ style fraction (``bench_flicker``'s, ``training/evaluate.py``'s definition) is
 compared with the same frame stylized where it is. Over the 10 shifts the
 mean change is what a render that visits all phases evenly pays for the lock
 on that clip, before any blending; it is reported per clip with its spread.
+
+The *phase error* is the same comparison in pixels: the mean absolute
+difference (RGB in [0, 1]) between the frame stylized at a shift and moved
+back and the frame stylized where it is, over the picture less a margin of
+:data:`MARGIN` pixels (its edges are padded differently at every shift). It
+is how far the network is from drawing the same strokes wherever the picture
+sits on its grid: the flicker a panning camera shows before any steadying,
+and what a decoder trained with a shift loss (``training/train.py
+--shift-weight``) lowers. Set ``VIDSTYLE_WEIGHTS`` to measure other weights.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import statistics
 import sys
 from pathlib import Path
@@ -39,28 +49,47 @@ from vidstyle.temporal import _shifted  # noqa: E402
 
 # Whole-pixel shifts (x, y) in pixels of the working size: both axes, the grid's half cell (4) included.
 SHIFTS = ((2, 0), (4, 0), (-2, 0), (0, 2), (0, 4), (2, 2), (4, 4), (-3, 1), (1, -3), (-1, -1))
+# Pixels of every edge the phase error leaves out: more than the largest shift, and the decoder's border effects.
+MARGIN = 16
 
 
 @torch.no_grad()
-def clip_changes(st: Stylizer, quality: Quality, clip, frames: int, every: int) -> list[float]:
-    """Per evaluated frame, the mean relative change of its style fraction over :data:`SHIFTS`."""
+def clip_changes(st: Stylizer, quality: Quality, clip, frames: int, every: int) -> tuple[list[float], list[float]]:
+    """Per evaluated frame, the mean relative change of its style fraction over :data:`SHIFTS`, and its mean phase error."""
     src = read_frames(clip.path, clip.first, frames)
     h, w = working_size(src.shape[-2], src.shape[-1], st.size)
     small = resize(src, (h, w))
     s_mean, s_std = quality.targets[-1]
 
-    def fraction(x: torch.Tensor, i: int, shift: tuple[int, int]) -> float:
+    def stylized(x: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
         s = torch.tensor([float(shift[0]), float(shift[1])])
-        moved = _shifted(x, s)
-        out = st.decoder(adain(st.encoder.encode(moved).float(), s_mean, s_std)).float().clamp(0, 1)
-        return quality.frame((clip.name, i), _shifted(out, -s).clamp(0, 1), x)[1]
+        out = st.decoder(adain(st.encoder.encode(_shifted(x, s)).float(), s_mean, s_std)).float().clamp(0, 1)
+        return _shifted(out, -s).clamp(0, 1)
 
-    changes = []
+    def interior(x: torch.Tensor) -> torch.Tensor:
+        return x[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
+
+    changes, errors = [], []
     for i in range(0, src.shape[0], every):
         x = small[i : i + 1]
-        own = fraction(x, i, (0, 0))
-        changes.append(statistics.mean(fraction(x, i, s) / own - 1 for s in SHIFTS))
-    return changes
+        at_home = stylized(x, (0, 0))
+        own = quality.frame((clip.name, i), at_home, x)[1]
+        fractions, errs = [], []
+        for s in SHIFTS:
+            out = stylized(x, s)
+            fractions.append(quality.frame((clip.name, i), out, x)[1] / own - 1)
+            errs.append(float((interior(out) - interior(at_home)).abs().mean()))
+        changes.append(statistics.mean(fractions))
+        errors.append(statistics.mean(errs))
+    return changes, errors
+
+
+def decoder_name() -> str:
+    """The decoder measured: its file's folder and the first 8 hex digits of its sha256."""
+    from vidstyle.model import DECODER_FILE, weights_dir
+
+    path = weights_dir() / DECODER_FILE
+    return f"`{path.parent.name}/{path.name}` (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:8]})"
 
 
 def main() -> None:
@@ -69,6 +98,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=24, help="frames per clip")
     ap.add_argument("--every", type=int, default=2, help="evaluate every N-th frame")
     ap.add_argument("--clips", nargs="*", default=None, help="clip names (default: all of bench_flicker's)")
+    ap.add_argument("--tag", default="", help="appended to the section's name (another decoder's run keeps its own)")
     report.add_options(ap)
     args = ap.parse_args()
     st = Stylizer(device="cpu", size=args.size)
@@ -79,17 +109,20 @@ def main() -> None:
         f"Each evaluated frame (one in {args.every} of the first {args.frames}) stylized at {len(SHIFTS)} whole-pixel "
         "shifts and moved back, no blending: the mean change of its style fraction from the frame stylized where it "
         "is (positive: further from the style). A moving camera's steadied render visits all phases; a fixed camera's "
-        "stays at phase 0 and does not pay this.",
+        f"stays at phase 0 and does not pay this. Phase error: the mean absolute difference of the pixels (RGB in [0, 1], "
+        f"{MARGIN} px of every edge left out) between the frame stylized at a shift and moved back and the frame "
+        f"stylized where it is. Decoder: {decoder_name()}.",
         "",
-        "| clip | frames | mean change | lowest frame | highest frame |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| clip | frames | mean change | lowest frame | highest frame | phase error |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for clip in CLIPS:
         if args.clips and clip.name not in args.clips:
             continue
-        c = clip_changes(st, quality, clip, args.frames, args.every)
-        lines.append(f"| {clip.name} | {len(c)} | {statistics.mean(c):+.1%} | {min(c):+.1%} | {max(c):+.1%} |")
-    report.publish(args, f"bench_phase/cpu-{args.size}", "\n".join(lines))
+        c, e = clip_changes(st, quality, clip, args.frames, args.every)
+        lines.append(f"| {clip.name} | {len(c)} | {statistics.mean(c):+.1%} | {min(c):+.1%} | {max(c):+.1%} "
+                     f"| {statistics.mean(e):.4f} |")
+    report.publish(args, f"bench_phase/cpu-{args.size}" + (f"-{args.tag}" if args.tag else ""), "\n".join(lines))
 
 
 if __name__ == "__main__":

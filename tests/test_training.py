@@ -408,3 +408,52 @@ def test_the_default_recipe_trains_with_reconstruction_pairs():
     assert (args.recon_fraction, args.pixel_weight, args.style_weight) == (0.25, 10.0, 10.0)
     assert train.recon_count(train.BASE_BATCH, args.recon_fraction, 0, args.recon_warmup) == 2
     assert train.recon_count(train.CUDA_BATCH, args.recon_fraction, 0, args.recon_warmup) == 8
+
+
+def test_shift_twins_are_the_crop_moved_by_their_shift_flipped_or_not():
+    # Each pixel says where it is: channel 0 its column, channel 1 its row.
+    y, x = torch.meshgrid(torch.arange(60), torch.arange(70), indexing="ij")
+    img = torch.stack([x, y, torch.zeros_like(x)]).to(torch.uint8)
+    g = torch.Generator().manual_seed(3)
+    bases, twins, shifts = train.shifted_crops([img], 40, 24, g)
+    assert bases.shape == twins.shape == (40, 3, 24, 24) and len(shifts) == 40
+    assert all(0 <= dx < 8 and 0 <= dy < 8 and (dx, dy) != (0, 0) for dx, dy in shifts)
+    assert len(set(shifts)) > 10
+    flipped = 0
+    for b, t, (dx, dy) in zip(bases, twins, shifts):
+        # twin(p) = base(p + d) wherever both exist.
+        assert torch.equal(t[:, : 24 - dy, : 24 - dx], b[:, dy:, dx:])
+        flipped += bool(b[0, 0, 1] < b[0, 0, 0])
+    assert 0 < flipped < 40
+
+
+def test_shift_loss_is_zero_for_an_equivariant_map_and_not_for_a_fixed_one():
+    g = torch.Generator().manual_seed(0)
+    img = (torch.rand(3, 48, 48, generator=g) * 255).to(torch.uint8)
+    bases, twins, shifts = train.shifted_crops([img], 4, 32, g)
+    # The identity map is equivariant: the twins' outputs are the outputs moved.
+    assert float(objective.shift_loss(bases, twins, shifts, margin=4)) == 0.0
+    # A map that ignores the shift (every twin drawn like its base) is not.
+    assert float(objective.shift_loss(bases, bases, shifts, margin=4)) > 0.01
+    with pytest.raises(ValueError, match="too small"):
+        objective.shift_loss(bases, twins, [(7, 7)] * 4, margin=13)
+
+
+def test_shift_weight_trains_with_twins_and_logs_the_shift_loss(tiny_set, tmp_path):
+    out, run_dir = tmp_path / "decoder.safetensors", tmp_path / "run"
+    rc = train.main(["--data", str(tiny_set), "--minutes", "5", "--samples", "8", "--crop", "32", "--batch", "4",
+                     "--threads", "1", "--run-dir", str(run_dir), "--out", str(out), "--no-sums",
+                     "--checkpoint-minutes", "0", "--shift-weight", "100", "--shift-margin", "4", "--precision", "fp32"])
+    assert rc == 0
+    with open(run_dir / "loss_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and float(rows[-1]["loss_shift"]) > 0
+    from safetensors import safe_open
+
+    with safe_open(str(out), "pt") as f:
+        meta = f.metadata()
+    # Batch 4 with a quarter reconstruction pairs: 3 AdaIN pairs, half the batch (2) get twins.
+    assert meta["shift_weight"] == "100.0" and meta["shift_pairs"] == "2"
+    with pytest.raises(SystemExit, match="shift-pairs"):
+        train.main(["--data", str(tiny_set), "--minutes", "5", "--samples", "4", "--crop", "32", "--batch", "4",
+                    "--run-dir", str(run_dir), "--out", str(out), "--no-sums", "--shift-weight", "1", "--shift-pairs", "4"])

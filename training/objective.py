@@ -7,6 +7,8 @@
     L_px = || g(t) - c ||^2                        pixels, on the reconstruction samples only (style = content:
                                                    t = f(c), the alpha-0 case)
     L_tv = mean squared difference of neighbouring output pixels (total variation)
+    L_sh = || g(t') - shift_d(g(t)) ||^2           shift equivariance (shift_loss): t' is the AdaIN target of the
+                                                   same content moved by d, a fraction of the 8-px grid
 """
 from __future__ import annotations
 
@@ -68,6 +70,7 @@ class Losses:
     output: torch.Tensor
     pixel: torch.Tensor | None = None
     tv: torch.Tensor | None = None
+    shift: torch.Tensor | None = None  # set by the trainer when it adds the shift loss
 
     def total(self, style_weight: float = STYLE_WEIGHT, pixel_weight: float = 0.0, tv_weight: float = 0.0) -> torch.Tensor:
         loss = self.content + style_weight * self.style
@@ -85,6 +88,31 @@ def style_loss(feats: Sequence[torch.Tensor], targets: Sequence[tuple[torch.Tens
         g_mean, g_std = channel_stats(g)
         loss = loss + F.mse_loss(g_mean, s_mean) + F.mse_loss(g_std, s_std)
     return loss
+
+
+def shift_loss(out: torch.Tensor, twins: torch.Tensor, shifts: Sequence[tuple[int, int]], margin: int) -> torch.Tensor:
+    """How far the outputs of moved content are from the outputs moved: mean squared difference.
+
+    The encoder's three poolings and the decoder's three upsamplings make the
+    network equivariant to whole 8-px moves only: content moved by a fraction
+    of that is drawn with other strokes, which is what makes a moving camera's
+    video flicker (benchmarks/bench_phase.py). ``twins[i]`` is the output for
+    ``out[i]``'s content moved by ``shifts[i] = (dx, dy)`` pixels (twin
+    content at ``p`` is the content at ``p + d``), so ``twins[i](p)`` should
+    be ``out[i](p + d)``. Both sides are compared over the overlap less
+    ``margin`` pixels on every side: near its edges the picture is padded
+    differently and may differ.
+
+    Shape:
+        out, twins ``(K, 3, H, W)``; ``shifts`` K pairs of ints in [0, 8) -> a scalar.
+    """
+    reach = max(max(d) for d in shifts)
+    h, w = out.shape[-2] - reach - 2 * margin, out.shape[-1] - reach - 2 * margin
+    if h <= 0 or w <= 0:
+        raise ValueError(f"crops of {tuple(out.shape[-2:])} are too small for shifts up to {reach} and a margin of {margin}")
+    moved = torch.stack([out[i, :, margin + dy : margin + dy + h, margin + dx : margin + dx + w]
+                         for i, (dx, dy) in enumerate(shifts)])
+    return F.mse_loss(twins[:, :, margin : margin + h, margin : margin + w].float(), moved.float())
 
 
 def total_variation(img: torch.Tensor) -> torch.Tensor:

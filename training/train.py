@@ -47,9 +47,11 @@ from safetensors.torch import save_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from objective import STYLE_WEIGHT, adain_losses  # noqa: E402
+from objective import STYLE_WEIGHT, adain_losses, shift_loss  # noqa: E402
 from vidstyle.imageio import read_image, resize_short  # noqa: E402
 from vidstyle.model import DECODER_FILE, SUMS_FILE, Decoder, encoder_id, load_decoder, load_encoder, weights_dir  # noqa: E402
+# The network's grid: shift twins move by 0-7 px each way, every phase of it but none.
+from vidstyle.temporal import GRID  # noqa: E402
 
 # The recipe (training/README.md says why): batch 8 on CPU, 32 on CUDA, with
 # the learning rate scaled by sqrt(batch / 8) from the paper's 1e-4.
@@ -61,7 +63,7 @@ CUDA_BATCH = 32
 RECON_FRACTION, PIXEL_WEIGHT = 0.25, 10.0
 EXIT_NONFINITE = 3
 LOG_HEADER = ["iteration", "samples", "seconds", "loss_content", "loss_style", "loss_total", "lr", "samples_per_s",
-              "cpu_seconds", "loss_pixel"]
+              "cpu_seconds", "loss_pixel", "loss_shift"]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -97,6 +99,36 @@ def random_crops(images: list[torch.Tensor], n: int, crop: int, gen: torch.Gener
         c = img[:, y : y + crop, x : x + crop]
         crops.append(c.flip(-1) if flip else c)
     return torch.stack(crops).float().div_(255.0)
+
+
+def shifted_crops(images: list[torch.Tensor], n: int, crop: int, gen: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]]]:
+    """``n`` crops as :func:`random_crops`, each with a twin cut ``(dx, dy)`` pixels further on.
+
+    ``twin(p) = crop(p + d)``, with ``d`` in [0, 8) each way and not (0, 0):
+    the phases of the network's 8-px grid (objective.shift_loss). A flip
+    turns the whole window, so the relation holds either way.
+
+    Shape:
+        -> two float ``(n, 3, crop, crop)`` in [0, 1] and ``n`` shifts ``(dx, dy)``.
+    """
+    picks = torch.randint(len(images), (n,), generator=gen).tolist()
+    flips = torch.rand(n, generator=gen).lt(0.5).tolist()
+    codes = (torch.randint(GRID * GRID - 1, (n,), generator=gen) + 1).tolist()
+    reach = GRID - 1
+    bases, twins, shifts = [], [], []
+    for i, flip, code in zip(picks, flips, codes):
+        img = images[i]
+        h, w = img.shape[-2:]
+        y = int(torch.randint(h - crop - reach + 1, (1,), generator=gen))
+        x = int(torch.randint(w - crop - reach + 1, (1,), generator=gen))
+        window = img[:, y : y + crop + reach, x : x + crop + reach]
+        window = window.flip(-1) if flip else window
+        dx, dy = code % GRID, code // GRID
+        bases.append(window[:, :crop, :crop])
+        twins.append(window[:, dy : dy + crop, dx : dx + crop])
+        shifts.append((dx, dy))
+    return torch.stack(bases).float().div_(255.0), torch.stack(twins).float().div_(255.0), shifts
 
 
 def write_decoder(decoder: Decoder, out: Path, meta: dict[str, str], *, update_sums: bool = True) -> str:
@@ -166,6 +198,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--recon-warmup", type=int, default=0, help="samples of reconstruction only before AdaIN training")
     ap.add_argument("--pixel-weight", type=float, default=PIXEL_WEIGHT, help="weight of the pixel loss on the reconstruction samples")
     ap.add_argument("--tv-weight", type=float, default=0.0, help="weight of the output's total variation")
+    ap.add_argument("--shift-weight", type=float, default=0.0,
+                    help="weight of the shift-equivariance loss (objective.shift_loss; 0: off)")
+    ap.add_argument("--shift-pairs", type=int, default=0,
+                    help="AdaIN pairs of each batch that get a twin moved by a fraction of the grid (0: half the batch)")
+    ap.add_argument("--shift-margin", type=int, default=16, help="pixels of every edge the shift loss leaves out")
     ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                     help="auto: bfloat16 autocast + channels_last where bf16 is native (CUDA, AMX CPUs), else float32")
     ap.add_argument("--seed", type=int, default=0)
@@ -252,13 +289,34 @@ def train(args: argparse.Namespace) -> dict[str, str]:
     elif log_path.exists():
         log_path.unlink()
 
-    def step(c: torch.Tensor, s: torch.Tensor, recon: int):
+    shift_pairs = 0
+    if args.shift_weight > 0:
+        shift_pairs = args.shift_pairs or batch // 2
+        # Twins are cut for AdaIN pairs only (a reconstruction pair's style is its own content).
+        if shift_pairs > batch - recon_count(batch, args.recon_fraction, 1 << 62, 0):
+            raise SystemExit(f"--shift-pairs {shift_pairs} is more than the batch's {batch} pairs less its reconstruction pairs")
+
+    def crops(g: torch.Generator, recon: int) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]]]:
+        """A batch of content and style crops; with the shift loss, the AdaIN pairs' twins appended (and their styles)."""
+        c, s = random_crops(content, batch, args.crop, g), random_crops(styles, batch, args.crop, g)
+        k = min(shift_pairs, batch - recon)
+        if not k:
+            return c, s, []
+        bases, twins, shifts = shifted_crops(content, k, args.crop, g)
+        c[recon : recon + k] = bases
+        return torch.cat([c, twins]), torch.cat([s, s[recon : recon + k]]), shifts
+
+    def step(c: torch.Tensor, s: torch.Tensor, shifts: list[tuple[int, int]], recon: int):
         if bf16:
             c = c.contiguous(memory_format=torch.channels_last)
             s = s.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             losses = adain_losses(encoder, decoder, c, s, recon=recon, tv=args.tv_weight > 0)
             loss = losses.total(args.style_weight, args.pixel_weight, args.tv_weight)
+            if shifts:
+                k = len(shifts)
+                losses.shift = shift_loss(losses.output[recon : recon + k], losses.output[batch:], shifts, args.shift_margin)
+                loss = loss + args.shift_weight * losses.shift
         opt.zero_grad(set_to_none=True)
         loss.backward()
         return losses
@@ -267,8 +325,8 @@ def train(args: argparse.Namespace) -> dict[str, str]:
     # crops from a separate generator, and no optimizer step: they change nothing.
     warm_gen = torch.Generator(device="cpu").manual_seed(args.seed + 1)
     for _ in range(warmup_steps):
-        step(random_crops(content, batch, args.crop, warm_gen), random_crops(styles, batch, args.crop, warm_gen),
-             recon_count(batch, args.recon_fraction, 0, args.recon_warmup))
+        recon = recon_count(batch, args.recon_fraction, 0, args.recon_warmup)
+        step(*crops(warm_gen, recon), recon=recon)
     opt.zero_grad(set_to_none=True)
     if cuda:
         torch.cuda.synchronize()
@@ -297,6 +355,7 @@ def train(args: argparse.Namespace) -> dict[str, str]:
             "load_size": str(load_size), "precision": "bf16" if bf16 else "fp32",
             "recon_fraction": str(args.recon_fraction), "recon_warmup": str(args.recon_warmup),
             "pixel_weight": str(args.pixel_weight), "tv_weight": str(args.tv_weight),
+            "shift_weight": str(args.shift_weight), "shift_pairs": str(shift_pairs),
             "init": args.init.name if args.init else "random",
         }
         was_training = decoder.training
@@ -319,8 +378,9 @@ def train(args: argparse.Namespace) -> dict[str, str]:
         """One loss_log.csv row for the current iteration; returns the samples per second of the window it closes."""
         rate = window_samples / max(now - window_start, 1e-9)
         lp = "" if losses.pixel is None else f"{float(losses.pixel.detach()):.5f}"
+        lsh = "" if losses.shift is None else f"{float(losses.shift.detach()):.6f}"
         log.writerow([it, samples, f"{seconds:.1f}", f"{lc:.4f}", f"{ls:.4f}", f"{lc + args.style_weight * ls:.4f}",
-                      f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}", f"{cpu_seconds:.1f}", lp])
+                      f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}", f"{cpu_seconds:.1f}", lp, lsh])
         log_file.flush()
         logged["iteration"] = it
         return rate
@@ -343,9 +403,8 @@ def train(args: argparse.Namespace) -> dict[str, str]:
         while (time.monotonic() - loop_start < budget and stop["signal"] is None
                and not (args.samples and samples >= args.samples)
                and not (cpu_budget and time.process_time() - cpu_start >= cpu_budget)):
-            c = random_crops(content, batch, args.crop, gen)
-            s = random_crops(styles, batch, args.crop, gen)
-            losses = step(c, s, recon_count(batch, args.recon_fraction, samples, args.recon_warmup))
+            recon = recon_count(batch, args.recon_fraction, samples, args.recon_warmup)
+            losses = step(*crops(gen, recon), recon=recon)
             opt.step()
             sched.step()
             it += 1
