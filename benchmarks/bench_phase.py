@@ -28,7 +28,6 @@ and what a decoder trained with a shift loss (``training/train.py
 from __future__ import annotations
 
 import argparse
-import hashlib
 import statistics
 import sys
 from pathlib import Path
@@ -36,7 +35,7 @@ from pathlib import Path
 import torch
 
 import report
-from bench_flicker import CLIPS, DEFAULT_STYLE, Quality, read_frames
+from bench_flicker import CLIPS, DEFAULT_STYLE, Quality, decoder_id, read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -84,14 +83,6 @@ def clip_changes(st: Stylizer, quality: Quality, clip, frames: int, every: int) 
     return changes, errors
 
 
-def decoder_name() -> str:
-    """The decoder measured: its file's folder and the first 8 hex digits of its sha256."""
-    from vidstyle.model import DECODER_FILE, weights_dir
-
-    path = weights_dir() / DECODER_FILE
-    return f"`{path.parent.name}/{path.name}` (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:8]})"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=ModelSettings.size, help="the working size (default: vidstyle run's)")
@@ -111,7 +102,7 @@ def main() -> None:
         "is (positive: further from the style). A moving camera's steadied render visits all phases; a fixed camera's "
         f"stays at phase 0 and does not pay this. Phase error: the mean absolute difference of the pixels (RGB in [0, 1], "
         f"{MARGIN} px of every edge left out) between the frame stylized at a shift and moved back and the frame "
-        f"stylized where it is. Decoder: {decoder_name()}.",
+        f"stylized where it is. Decoder: {decoder_id()}.",
         "",
         "| clip | frames | mean change | lowest frame | highest frame | phase error |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
