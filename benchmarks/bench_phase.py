@@ -19,7 +19,8 @@ on that clip, before any blending; it is reported per clip with its spread.
 The *phase error* is the same comparison in pixels: the mean absolute
 difference (RGB in [0, 1]) between the frame stylized at a shift and moved
 back and the frame stylized where it is, over the picture less a margin of
-:data:`MARGIN` pixels (its edges are padded differently at every shift). It
+16 pixels (its edges are padded differently at every shift;
+:func:`vidstyle.metrics.phase_error`, which ``training/evaluate.py`` reports too). It
 is how far the network is from drawing the same strokes wherever the picture
 sits on its grid: the flicker a panning camera shows before any steadying,
 and what a decoder trained with a shift loss (``training/train.py
@@ -41,45 +42,31 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vidstyle.imageio import resize, working_size  # noqa: E402
+from vidstyle.metrics import PHASE_MARGIN, PHASE_SHIFTS, at_shift, shifted_difference  # noqa: E402
 from vidstyle.settings import ModelSettings  # noqa: E402
 from vidstyle.stats import adain  # noqa: E402
 from vidstyle.stylize import Stylizer  # noqa: E402
-from vidstyle.temporal import _shifted  # noqa: E402
-
-# Whole-pixel shifts (x, y) in pixels of the working size: both axes, the grid's half cell (4) included.
-SHIFTS = ((2, 0), (4, 0), (-2, 0), (0, 2), (0, 4), (2, 2), (4, 4), (-3, 1), (1, -3), (-1, -1))
-# Pixels of every edge the phase error leaves out: more than the largest shift, and the decoder's border effects.
-MARGIN = 16
 
 
 @torch.no_grad()
 def clip_changes(st: Stylizer, quality: Quality, clip, frames: int, every: int) -> tuple[list[float], list[float]]:
-    """Per evaluated frame, the mean relative change of its style fraction over :data:`SHIFTS`, and its mean phase error."""
+    """Per evaluated frame, the mean relative change of its style fraction over the shifts, and its phase error."""
     src = read_frames(clip.path, clip.first, frames)
     h, w = working_size(src.shape[-2], src.shape[-1], st.size)
     small = resize(src, (h, w))
     s_mean, s_std = quality.targets[-1]
 
-    def stylized(x: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
-        s = torch.tensor([float(shift[0]), float(shift[1])])
-        out = st.decoder(adain(st.encoder.encode(_shifted(x, s)).float(), s_mean, s_std)).float().clamp(0, 1)
-        return _shifted(out, -s).clamp(0, 1)
-
-    def interior(x: torch.Tensor) -> torch.Tensor:
-        return x[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
+    def stylized(x: torch.Tensor) -> torch.Tensor:
+        return st.decoder(adain(st.encoder.encode(x).float(), s_mean, s_std)).float().clamp(0, 1)
 
     changes, errors = [], []
     for i in range(0, src.shape[0], every):
         x = small[i : i + 1]
-        at_home = stylized(x, (0, 0))
+        at_home = stylized(x)
         own = quality.frame((clip.name, i), at_home, x)[1]
-        fractions, errs = [], []
-        for s in SHIFTS:
-            out = stylized(x, s)
-            fractions.append(quality.frame((clip.name, i), out, x)[1] / own - 1)
-            errs.append(float((interior(out) - interior(at_home)).abs().mean()))
-        changes.append(statistics.mean(fractions))
-        errors.append(statistics.mean(errs))
+        outs = [at_shift(stylized, x, s) for s in PHASE_SHIFTS]
+        changes.append(statistics.mean(quality.frame((clip.name, i), out, x)[1] / own - 1 for out in outs))
+        errors.append(shifted_difference(at_home, outs))
     return changes, errors
 
 
@@ -97,11 +84,11 @@ def main() -> None:
     lines = [
         f"## Style fraction at other grid phases (bench_phase, size {args.size})",
         "",
-        f"Each evaluated frame (one in {args.every} of the first {args.frames}) stylized at {len(SHIFTS)} whole-pixel "
+        f"Each evaluated frame (one in {args.every} of the first {args.frames}) stylized at {len(PHASE_SHIFTS)} whole-pixel "
         "shifts and moved back, no blending: the mean change of its style fraction from the frame stylized where it "
         "is (positive: further from the style). A moving camera's steadied render visits all phases; a fixed camera's "
         f"stays at phase 0 and does not pay this. Phase error: the mean absolute difference of the pixels (RGB in [0, 1], "
-        f"{MARGIN} px of every edge left out) between the frame stylized at a shift and moved back and the frame "
+        f"{PHASE_MARGIN} px of every edge left out) between the frame stylized at a shift and moved back and the frame "
         f"stylized where it is. Decoder: {decoder_id()}.",
         "",
         "| clip | frames | mean change | lowest frame | highest frame | phase error |",

@@ -166,6 +166,12 @@ def test_evaluate_runs_on_two_tiny_pairs(tiny_set, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["pairs"] == 2
     assert result["content_loss"] > 0 and result["style_loss"] > 0
+    assert "phase_error" not in result  # ten more passes per pair: asked for, not by default
+    assert evaluate.main(["--data", str(tiny_set), "--decoder", str(dec_path), "--size", "32", "--phase"]) == 0
+    with_phase = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # An untrained decoder on a grid of 8 px draws other pictures at other phases; the rest is unchanged.
+    assert 0 < with_phase.pop("phase_error") < 1
+    assert with_phase == result
     assert sheet.stat().st_size > 0
 
 
@@ -206,6 +212,7 @@ def test_gpu_job_runs_where_av_and_kornia_cannot_be_imported(tiny_set, tmp_path)
     assert (job["training"]["iterations"], job["training"]["samples"]) == ("2", "4")
     results = json.loads((out / "eval.json").read_text())["results"]
     assert {(r["decoder"], r["size"]) for r in results} == {(d, s) for d in ("shipped", "new") for s in (32, 48)}
+    assert all(0 < r["phase_error"] < 1 for r in results)
     rows = json.loads((out / "bench.json").read_text())["rows"]
     assert rows and all(r["status"] == "ok" and r["fps"] > 0 for r in rows)
     load_decoder(path=out / "decoder.safetensors")

@@ -20,6 +20,13 @@ then stylized at alpha 1. One JSON line per decoder and size, with the means ove
 - ``reconstruction_psnr``: alpha 0, PSNR in dB of ``decode(encode(content))``
   (clamped to [0, 1]) against the content, averaged over the distinct content
   photos of the pairs: whether the decoder gives the picture back.
+- ``phase_error`` (with ``--phase``): :func:`vidstyle.metrics.phase_error` of
+  the pair's stylization: the content moved by 10 whole-pixel shifts,
+  stylized, moved back, against the result where it is (mean abs, RGB in
+  [0, 1], 16 px of every edge left out). How much the decoder's strokes
+  depend on where the picture sits on the network's 8-pixel grid: the flicker
+  of a panning camera before any steadying (``training/train.py
+  --shift-weight`` trains against it). Ten more passes per pair and decoder.
 
 Each pair is encoded once and its features are shared by every decoder
 evaluated with it (``pair_features``): per decoder and pair that leaves the
@@ -44,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from objective import channel_stats as objective_stats, style_loss  # noqa: E402
-from vidstyle.metrics import instance_normalised, structure_score  # noqa: E402
+from vidstyle.metrics import instance_normalised, phase_error, structure_score  # noqa: E402
 from vidstyle.imageio import Image, read_image, resize, resize_short, write_image  # noqa: E402
 from vidstyle.model import TAPS, Decoder, Encoder, load_decoder, load_encoder  # noqa: E402
 from vidstyle.stats import adain, channel_stats  # noqa: E402
@@ -109,6 +116,15 @@ def pair_metrics(encoder: Encoder, decoder: Decoder, c: torch.Tensor, s: torch.T
 
 
 @torch.no_grad()
+def pair_phase_error(encoder: Encoder, decoder: Decoder, c: torch.Tensor, pf: PairFeatures) -> float:
+    """:func:`vidstyle.metrics.phase_error` of stylizing ``c`` ``(1, 3, H, W)`` with the pair's style, at alpha 1."""
+    def stylize(x: torch.Tensor) -> torch.Tensor:
+        return decoder(adain(encoder.encode(x).float(), *pf.style_stats[-1]).to(pf.content.dtype)).float().clamp(0, 1)
+
+    return phase_error(stylize, c)
+
+
+@torch.no_grad()
 def reconstruction_psnr(encoder: Encoder, decoder: Decoder, c: torch.Tensor, feat: torch.Tensor | None = None) -> float:
     """PSNR in dB of ``decode(encode(c))`` against ``c``, ``(1, 3, H, W)`` in [0, 1]: the alpha-0 result.
 
@@ -121,8 +137,11 @@ def reconstruction_psnr(encoder: Encoder, decoder: Decoder, c: torch.Tensor, fea
 @torch.no_grad()
 def evaluate(data: Path, decoders: dict[str, Decoder], sizes: tuple[int, ...] = (256,), sheet: Path | None = None,
              tile: int = 192, device: str | torch.device = "cpu", sheet_layout: str = "pairs",
-             sheet_pairs: int = SHEET_ROWS, limit_pairs: int | None = None) -> list[dict]:
-    """One result dict per decoder and size (means over the pairs of ``data/val_pairs.json``, or its first ``limit_pairs``)."""
+             sheet_pairs: int = SHEET_ROWS, limit_pairs: int | None = None, phase: bool = False) -> list[dict]:
+    """One result dict per decoder and size (means over the pairs of ``data/val_pairs.json``, or its first ``limit_pairs``).
+
+    ``phase``: also each decoder's ``phase_error`` (ten more passes per pair).
+    """
     pairs = json.loads((data / "val_pairs.json").read_text())[:limit_pairs]
     encoder = load_encoder().to(device)
     decoders = {name: d.to(device).eval() for name, d in decoders.items()}
@@ -138,6 +157,8 @@ def evaluate(data: Path, decoders: dict[str, Decoder], sizes: tuple[int, ...] = 
             pf = pair_features(encoder, c, s)
             for name, decoder in decoders.items():
                 metrics, out = pair_metrics(encoder, decoder, c, s, pf)
+                if phase:
+                    metrics["phase_error"] = pair_phase_error(encoder, decoder, c, pf)
                 for k, v in metrics.items():
                     sums[name][k] = sums[name].get(k, 0.0) + v
                 if pair["content"] not in psnr[name]:
@@ -169,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sheet-pairs", type=int, default=SHEET_ROWS, help="how many pairs the sheet shows")
     ap.add_argument("--tile", type=int, default=192, help="sheet tile size in pixels")
     ap.add_argument("--limit-pairs", type=int, default=None, help="only the first N pairs (a quick sheet; not for the numbers)")
+    ap.add_argument("--phase", action="store_true", help="also the phase error (ten more passes per pair and decoder)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     decoders: dict[str, Decoder] = {}
@@ -180,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(0)
         decoders["untrained"] = Decoder()
     for result in evaluate(args.data, decoders, tuple(args.size or [256]), args.sheet, args.tile, args.device,
-                           args.sheet_layout, args.sheet_pairs, args.limit_pairs):
+                           args.sheet_layout, args.sheet_pairs, args.limit_pairs, args.phase):
         print(json.dumps(result))
     return 0
 

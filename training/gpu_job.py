@@ -10,7 +10,7 @@ it writes goes into ``--out`` and fits what a lent GPU machine sends back
 - ``job.json``          written first: card, memory, torch and CUDA versions, commit, arguments; completed at the end
 - ``decoder.safetensors`` the fp16 decoder, exported every ``--export-minutes`` and at the end (7 MB)
 - ``loss_log.csv``      the training log
-- ``eval.json``         shipped vs new on the validation pairs at each ``--eval-size``
+- ``eval.json``         shipped vs new on the validation pairs at each ``--eval-size``, phase error included
 - ``contact_sheet.png`` content | style | shipped | new, first 8 validation pairs, at the last eval size
 - ``bench.json``        model alone: encoder, AdaIN, decoder; bf16 and fp32; batches; 1080p and 4K
 
@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if decoder_file.exists():
         decoders = {"shipped": load_decoder(), "new": load_decoder(path=decoder_file)}
         sizes = tuple(args.eval_size or [256, 512])
-        results = evaluate.evaluate(args.data, decoders, sizes, args.out / "contact_sheet.png", device=device)
+        results = evaluate.evaluate(args.data, decoders, sizes, args.out / "contact_sheet.png", device=device,
+                                    phase=True)
         for r in results:
             print(json.dumps(r), flush=True)
         write_json(args.out / "eval.json", {"card": job["machine"]["card"], "results": results})
