@@ -3,6 +3,7 @@
     pip install -e '.[bench]'     # OpenCV's DIS flow, for the measure (not a runtime dependency)
     python benchmarks/bench_flicker.py --size 256 --frames 30              # the temporal study
     python benchmarks/bench_flicker.py --colour --size 512 --frames 30     # colour preservation on vtest_5s
+    python benchmarks/bench_flicker.py --frames 24 --methods off "default: ..." --split   # where the flicker sits
 
 **The measure.** Dense optical flow of the *source* (OpenCV's DIS, preset
 medium, on the luma at the clip's own size) both ways between frames t and
@@ -37,6 +38,11 @@ which the model would do anyway) next to the model's encoder + decoder in the
 same process. At the cut, "trace" is the mean absolute difference (8-bit
 levels) between a method's first frame of the new shot and the unsteadied one:
 0 means nothing of the previous shot came through.
+
+**Where the flicker sits** (``--split``): each sequence's warping error
+again, its valid pixels sorted into :data:`BANDS` by the source's own motion
+there (still, slow, moving), with each band's error against the source's and
+its share of the whole.
 
 **Colour study** (``--colour``): the old comparison of colour preservation
 methods on the fixed-camera clip (flicker = mean |frame t - frame t-1| over
@@ -181,9 +187,15 @@ EXTRA_METHODS.update({
     "default, phase period 16": replace(TemporalSettings(), phase_period=16),
     "default, features bilinear": replace(TemporalSettings(), feature_resample="bilinear"),
 })
+# Without the feature blend (a third of the stage's CPU cost), the output blend stronger instead (issue 14).
+EXTRA_METHODS["default, output only 0.9 (0.9 still)"] = replace(TemporalSettings(), features=0.0, output=0.9,
+                                                                 still_output=0.9)
 # The product's strength setting (vidstyle.settings.SteadySettings: --steady-strength), below the default (1).
 EXTRA_METHODS.update({f"steady strength {x}": SteadySettings(strength=x).temporal() for x in (0.5, 0.75)})
 NO_RESET = "no cut reset"  # methods named so get no shot list either
+# The source's motion (pixels per frame at the clip's size) that --split sorts the valid pixels by.
+BANDS = ((0.0, 0.25), (0.25, 1.0), (1.0, float("inf")))
+BAND_NAMES = ("still (< 0.25 px)", "slow (0.25-1 px)", "moving (>= 1 px)")
 
 
 # --------------------------------------------------------------------------- #
@@ -213,16 +225,36 @@ class Measure:
             m.valid.append(consistent(back, fwd))
         return m
 
+    def _pairs(self, frames: torch.Tensor):
+        """Per kept pair i: |f[i+1] - warp(f[i])| ``(1, C, H, W)``, its valid pixels and the source's flow."""
+        for i, (back, valid) in enumerate(zip(self.back, self.valid)):
+            if i not in self.skip:
+                prev, _ = warp(frames[i : i + 1].float(), back)
+                yield (frames[i + 1 : i + 2] - prev).abs(), valid, back
+
     def error(self, frames: torch.Tensor) -> float:
         """Mean over the kept pairs of mean |f[i+1] - warp(f[i])| over valid pixels and channels, x 255."""
         errs = []
-        for i, (back, valid) in enumerate(zip(self.back, self.valid)):
-            if i in self.skip:
-                continue
-            prev, _ = warp(frames[i : i + 1].float(), back)
+        for diff, valid, _ in self._pairs(frames):
             v = valid.float()
-            errs.append(float(((frames[i + 1 : i + 2] - prev).abs() * v).sum() / (v.sum() * 3).clamp_min(1)) * 255)
+            errs.append(float((diff * v).sum() / (v.sum() * 3).clamp_min(1)) * 255)
         return sum(errs) / max(len(errs), 1)
+
+    def by_motion(self, frames: torch.Tensor) -> list[tuple[float, int]]:
+        """Per band of :data:`BANDS`: the warping error summed over its valid pixels (mean over channels, x 255) and their count.
+
+        The bands are the source's own motion at each pixel (the length of
+        its flow, pixels per frame at the clip's size): where a sequence's
+        flicker sits, on what stands still or on what moves.
+        """
+        sums = [[0.0, 0] for _ in BANDS]
+        for diff, valid, back in self._pairs(frames):
+            e, speed = diff.mean(1, keepdim=True)[valid], back.norm(dim=1, keepdim=True)[valid]
+            for total, (lo, hi) in zip(sums, BANDS):
+                inside = (speed >= lo) & (speed < hi)
+                total[0] += float(e[inside].sum()) * 255
+                total[1] += int(inside.sum())
+        return [(e, n) for e, n in sums]
 
     def coverage(self) -> float:
         kept = [float(v.float().mean()) for i, v in enumerate(self.valid) if i not in self.skip]
@@ -317,7 +349,7 @@ def shot_starts(clip: Clip, count: int) -> list[bool]:
 
 @torch.no_grad()
 def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int, methods: dict[str, TemporalSettings],
-             batch: int, every: int) -> tuple[list[Row], dict]:
+             batch: int, every: int, split: bool = False) -> tuple[list[Row], dict]:
     src = read_frames(clip.path, clip.first, count)
     n = src.shape[0]
     h0, w0 = src.shape[-2:]
@@ -336,6 +368,7 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
     check = float((st.stylize(src[:batch], look) - resize(plain[:batch], (h0, w0)).clamp(0, 1)).abs().max())
 
     rows, outputs, decoded = [], {}, {}
+    bands = {"source": measure.by_motion(src)} if split else {}
     for name, settings in methods.items():
         flags = [i == 0 for i in range(n)] if NO_RESET in name else starts
         # Methods whose feature path is the same share its decoded frames (the output blend comes after).
@@ -369,6 +402,8 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
         out = resize(out_small, (h0, w0)).clamp(0, 1)
         outputs[name] = out
         err = measure.error(out)
+        if split:
+            bands[name] = measure.by_motion(out)
         scores = [quality.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in range(0, n, every)]
         trace = None
         if cut_local and "off" in outputs:
@@ -377,7 +412,7 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
                         statistics.mean(f for _, f in scores), trace))
     info = {"frames": n, "size": f"{w0}x{h0}", "work": f"{w}x{h}", "floor": floor, "coverage": measure.coverage(),
             "cuts_true": [clip.first + c for c in cut_local], "cuts_found": [clip.first + i for i, s in enumerate(starts) if s and i],
-            "check": check, "first": clip.first}
+            "check": check, "first": clip.first, "bands": bands}
     return rows, info
 
 
@@ -428,10 +463,11 @@ def temporal_study(args) -> str:
         for clip in CLIPS:
             if args.clips and clip.name not in args.clips:
                 continue
-            r, info = run_clip(st, quality, args.style, clip, args.frames, methods, args.batch, args.eval_every)
+            r, info = run_clip(st, quality, args.style, clip, args.frames, methods, args.batch, args.eval_every,
+                               args.split)
             rows += r
             infos[clip.name] = info
-            print(f"{clip.name}: {info}", file=sys.stderr)
+            print(f"{clip.name}: { {k: v for k, v in info.items() if k != 'bands'} }", file=sys.stderr)
             for row in r:
                 print(f"  {row}", file=sys.stderr)
         costs, model_ms = cost(st, quality, CLIPS[1], methods, args.cost_frames, args.batch, args.cost_repeats)
@@ -478,7 +514,35 @@ def temporal_study(args) -> str:
         ms = net.get(r.method, float("nan"))
         lines.append(f"| {r.clip} | {r.method} | {r.ratio:.2f} | {r.structure:.4f}{ds} | {r.style:.4f}{df} | "
                      f"{ms:.1f} ({ms / model_ms:.1%}) | {trace} |")
+    if args.split:
+        lines += ["", *split_table(infos)]
     return "\n".join(lines) + "\n"
+
+
+def split_table(infos: dict[str, dict]) -> list[str]:
+    """--split's table: per clip and method, each band's mean warping error, its ratio to the source's, its share."""
+    lines = [
+        "Where the flicker is (`--split`): the valid pixels sorted by the source's own motion (its flow's length). "
+        "Each cell: the band's mean warping error (x 255), as a multiple of the source's in the same band, and the "
+        "band's share of the sequence's whole error; the source's row gives each band's share of the pixels instead.",
+        "",
+        f"| clip | method | {' | '.join(BAND_NAMES)} |",
+        "|---|---|" + "---:|" * len(BANDS),
+    ]
+    for clip, info in infos.items():
+        source = info["bands"]["source"]
+        pixels = sum(n for _, n in source)
+        for name, bands in info["bands"].items():
+            total = sum(e for e, _ in bands)
+            cells = []
+            for (e, n), (e0, n0) in zip(bands, source):
+                mean = e / max(n, 1)
+                if name == "source":
+                    cells.append(f"{mean:.2f}, {n / max(pixels, 1):.1%} of the pixels")
+                else:
+                    cells.append(f"{mean:.2f} (x{e / max(e0, 1e-12):.2f}), {e / max(total, 1e-12):.0%}")
+            lines.append(f"| {clip} | {name} | {' | '.join(cells)} |")
+    return lines
 
 
 def cost_study(args) -> str:
@@ -585,6 +649,8 @@ def main() -> None:
     ap.add_argument("--cost-only", action="store_true", help="only the cost table (section cost-<size>)")
     ap.add_argument("--cost-threads", type=int, default=None, help="torch threads while timing (default: torch's)")
     ap.add_argument("--section", default="temporal", help="the section of --out this run rewrites")
+    ap.add_argument("--split", action="store_true",
+                    help="also where the warping error sits: still, slow and moving pixels of the source")
     ap.add_argument("--colour", action="store_true", help="the colour preservation study instead")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS-flicker.md")
     args = ap.parse_args()

@@ -115,3 +115,31 @@ def test_bench_phase_compares_each_frame_with_itself_at_other_grid_phases(tmp_pa
     # The network is not equivariant to shifts by a fraction of its grid: the phase error is not zero.
     row = next(line for line in text.splitlines() if line.startswith("| moving camera |"))
     assert 0.0 < float(row.split("|")[-2]) < 1.0
+
+
+def test_bench_flicker_splits_the_warping_error_by_the_source_motion() -> None:
+    import torch
+
+    import bench_flicker
+
+    # Two pairs on a 4x4 picture: the left half moves 2 px a frame (the flow says so), the right half stands still.
+    back = torch.zeros(1, 2, 4, 4)
+    back[:, 0, :, :2] = 2.0
+    valid = torch.ones(1, 1, 4, 4, dtype=torch.bool)
+    valid[..., 0, 3] = False  # an occluded pixel counts nowhere
+    m = bench_flicker.Measure(back=[back, back, back], valid=[valid, valid, valid], skip={1})
+    frames = torch.zeros(4, 3, 4, 4)
+    frames[1, :, :, 2:] = 3 / 255  # the still half changes by 3 levels from frame 0 to 1
+    frames[1, :, :, :2] = 2 / 255  # the moving half by 2 (what it is sampled from, frame 0's right half, is 0)
+    frames[3, :, :, 2:] = 1 / 255  # pair (1, 2) is skipped; from frame 2 to 3 the still half changes by 1 level
+    (e_still, n_still), (e_slow, n_slow), (e_moving, n_moving) = m.by_motion(frames)
+    assert (n_still, n_slow, n_moving) == (14, 0, 16)  # 7 + 7 still and 8 + 8 moving valid pixels, two kept pairs
+    assert e_still == pytest.approx(7 * 3 + 7 * 1, rel=1e-5) and e_slow == 0
+    assert e_moving == pytest.approx(8 * 2 + 8 * 0, rel=1e-5)
+    # The whole sequence's error is the same pixels' mean (both kept pairs have 15 valid pixels).
+    assert m.error(frames) == pytest.approx((e_still + e_moving) / 30, rel=1e-5)
+
+    infos = {"clip": {"bands": {"source": [(14.0, 14), (0.0, 0), (16.0, 16)], "method": [(28.0, 14), (0.0, 0), (4.0, 16)]}}}
+    table = bench_flicker.split_table(infos)
+    assert "| clip | source | 1.00, 46.7% of the pixels | 0.00, 0.0% of the pixels | 1.00, 53.3% of the pixels |" in table
+    assert "| clip | method | 2.00 (x2.00), 88% | 0.00 (x0.00), 0% | 0.25 (x0.25), 12% |" in table
