@@ -60,6 +60,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -225,7 +226,7 @@ class Measure:
             m.valid.append(consistent(back, fwd))
         return m
 
-    def _pairs(self, frames: torch.Tensor):
+    def _pairs(self, frames: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """Per kept pair i: |f[i+1] - warp(f[i])| ``(1, C, H, W)``, its valid pixels and the source's flow."""
         for i, (back, valid) in enumerate(zip(self.back, self.valid)):
             if i not in self.skip:
@@ -535,7 +536,7 @@ def split_table(infos: dict[str, dict]) -> list[str]:
         for name, bands in info["bands"].items():
             total = sum(e for e, _ in bands)
             cells = []
-            for (e, n), (e0, n0) in zip(bands, source):
+            for (e, n), (e0, _) in zip(bands, source):
                 mean = e / max(n, 1)
                 if name == "source":
                     cells.append(f"{mean:.2f}, {n / max(pixels, 1):.1%} of the pixels")
