@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from objective import channel_stats as objective_stats, style_loss  # noqa: E402
-from vidstyle.metrics import instance_normalised, phase_error, structure_score  # noqa: E402
+from vidstyle.metrics import PHASE_SHIFTS, at_shift, instance_normalised, shifted_difference, structure_score  # noqa: E402
 from vidstyle.imageio import Image, read_image, resize, resize_short, write_image  # noqa: E402
 from vidstyle.model import TAPS, Decoder, Encoder, load_decoder, load_encoder  # noqa: E402
 from vidstyle.stats import adain, channel_stats  # noqa: E402
@@ -116,12 +116,15 @@ def pair_metrics(encoder: Encoder, decoder: Decoder, c: torch.Tensor, s: torch.T
 
 
 @torch.no_grad()
-def pair_phase_error(encoder: Encoder, decoder: Decoder, c: torch.Tensor, pf: PairFeatures) -> float:
-    """:func:`vidstyle.metrics.phase_error` of stylizing ``c`` ``(1, 3, H, W)`` with the pair's style, at alpha 1."""
+def pair_phase_error(encoder: Encoder, decoder: Decoder, c: torch.Tensor, pf: PairFeatures, out: torch.Tensor) -> float:
+    """:func:`vidstyle.metrics.phase_error` of stylizing ``c`` ``(1, 3, H, W)`` with the pair's style, at alpha 1.
+
+    ``out`` is :func:`pair_metrics`' result for the pair, the picture where it is: ten more passes, not eleven.
+    """
     def stylize(x: torch.Tensor) -> torch.Tensor:
         return decoder(adain(encoder.encode(x).float(), *pf.style_stats[-1]).to(pf.content.dtype)).float().clamp(0, 1)
 
-    return phase_error(stylize, c)
+    return shifted_difference(out.float().clamp(0, 1), [at_shift(stylize, c, s) for s in PHASE_SHIFTS])
 
 
 @torch.no_grad()
@@ -158,7 +161,7 @@ def evaluate(data: Path, decoders: dict[str, Decoder], sizes: tuple[int, ...] = 
             for name, decoder in decoders.items():
                 metrics, out = pair_metrics(encoder, decoder, c, s, pf)
                 if phase:
-                    metrics["phase_error"] = pair_phase_error(encoder, decoder, c, pf)
+                    metrics["phase_error"] = pair_phase_error(encoder, decoder, c, pf, out)
                 for k, v in metrics.items():
                     sums[name][k] = sums[name].get(k, 0.0) + v
                 if pair["content"] not in psnr[name]:
