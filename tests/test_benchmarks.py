@@ -143,3 +143,87 @@ def test_bench_flicker_splits_the_warping_error_by_the_source_motion() -> None:
     table = bench_flicker.split_table(infos)
     assert "| clip | source | 1.00, 46.7% of the pixels | 0.00, 0.0% of the pixels | 1.00, 53.3% of the pixels |" in table
     assert "| clip | method | 2.00 (x2.00), 88% | 0.00 (x0.00), 0% | 0.25 (x0.25), 12% |" in table
+
+
+def test_bench_glued_cuts_frames_out_the_way_the_moving_clip_was_cut() -> None:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    import bench_glued
+
+    # A smooth picture (Pillow's 8-bit Lanczos clips its overshoots between its two passes; noise would overshoot).
+    coarse = torch.rand(1, 3, 8, 10, generator=torch.Generator().manual_seed(0)) * 0.6 + 0.2
+    smooth = torch.nn.functional.interpolate(coarse, size=(60, 80), mode="bilinear", align_corners=True)
+    photo = (smooth[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    picture = torch.from_numpy(photo).permute(2, 0, 1).float() / 255
+    # A box of the output's own size at whole-pixel offsets is a plain crop.
+    crop = bench_glued.cut_out(picture, [(5, 7, 37, 31)], (32, 24))
+    assert torch.allclose(crop[0], picture[:, 7:31, 5:37], atol=1e-6)
+    # A moving, shrinking box: the same frames as make_steady_clips cuts from the 8-bit photograph, to its rounding
+    # (Pillow rounds to 8 bits after each of its two passes).
+    boxes = [(3.3, 2.7, 53.3, 40.2), (4.1, 3.05, 52.1, 39.05)]
+    frames = bench_glued.cut_out(picture, boxes, (32, 24))
+    for box, frame in zip(boxes, frames):
+        made = np.asarray(Image.fromarray(photo).resize((32, 24), Image.Resampling.LANCZOS, box=box), dtype=np.float32) / 255
+        assert np.abs(frame.permute(1, 2, 0).numpy() - made).max() <= 1.5 / 255
+    assert bench_glued.scaled(boxes[:1], 2.0, 0.5) == [(6.6, 1.35, 106.6, 20.1)]
+
+
+def test_bench_flicker_scores_without_a_margin_ignore_the_edges() -> None:
+    import torch
+
+    import bench_flicker
+    from vidstyle.stylize import Stylizer
+
+    st = Stylizer(device="cpu", size=64)
+    whole, inner = bench_flicker.Quality(st, bench_flicker.DEFAULT_STYLE), bench_flicker.Quality(st, bench_flicker.DEFAULT_STYLE, margin=8)
+    src = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+    out = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(1))
+    edged = out.clone()
+    edged[..., :8, :] = 1.0  # the edges changed, the inside not
+    edged[..., :, -8:] = 0.0
+    assert inner.frame(("a", 0), edged, src) == pytest.approx(inner.frame(("a", 0), out, src), rel=1e-6)
+    assert whole.frame(("a", 0), edged, src) != pytest.approx(whole.frame(("a", 0), out, src), rel=1e-3)
+    # Without a margin the inner score is the whole one of the cropped frames.
+    crop = (slice(None), slice(None), slice(8, -8), slice(8, -8))
+    assert inner.frame(("b", 0), out, src) == pytest.approx(whole.frame(("b", 0), out[crop], src[crop]), rel=1e-6)
+
+
+def test_bench_glued_carries_the_first_frame_along_the_camera_move() -> None:
+    import torch
+
+    import bench_glued
+
+    first = torch.rand(1, 3, 12, 16, generator=torch.Generator().manual_seed(0))
+    fresh = torch.full((3, 3, 12, 16), 0.5)
+    # Boxes of a photograph at 2 photo px per frame px, moving 4 photo px (2 frame px) right, then 2 down.
+    boxes = [(0, 0, 32, 24), (4, 0, 36, 24), (4, 2, 36, 26)]
+    for mode in ("lanczos", "bicubic"):
+        out = bench_glued.carried(first, fresh, boxes, mode)
+        assert torch.equal(out[0], first[0])
+        assert torch.allclose(out[1, :, :, :14], first[0, :, :, 2:], atol=1e-5)  # whole-pixel moves are exact
+        assert torch.equal(out[1, :, :, 14:], fresh[1, :, :, 14:])  # what enters at the edge is the new frame's
+        assert torch.allclose(out[2, :, :11, :14], first[0, :, 1:, 2:], atol=1e-5)
+        assert torch.equal(out[2, :, 11:], fresh[2, :, 11:])
+
+
+def test_bench_glued_fits_the_camera_move_from_the_flow() -> None:
+    import torch
+
+    import bench_glued
+
+    coarse = torch.rand(1, 3, 30, 40, generator=torch.Generator().manual_seed(0))
+    picture = torch.nn.functional.interpolate(coarse, size=(150, 200), mode="bicubic", align_corners=False)[0].clamp(0, 1)
+    # A pan with a zoom in: 1.5 picture px per frame px at first, 1% less every frame, moving right and down.
+    boxes = []
+    for t in range(4):
+        s = 1.5 * 0.99**t
+        left, top = 30 + 2.6 * t, 20 + 1.3 * t
+        boxes.append((left, top, left + 96 * s, top + 72 * s))
+    frames = bench_glued.cut_out(picture, boxes, (96, 72))
+    fitted = bench_glued.fitted_boxes(frames)
+    l0, t0 = boxes[0][:2]
+    for (l, t, r, b), got in zip(boxes, fitted):
+        want = ((l - l0) / 1.5, (t - t0) / 1.5, (r - l0) / 1.5, (b - t0) / 1.5)  # in frame 0's pixels
+        assert max(abs(g - e) for g, e in zip(got, want)) < 0.1, (got, want)
