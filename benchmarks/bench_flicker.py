@@ -63,7 +63,7 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -361,7 +361,10 @@ def shot_starts(clip: Clip, count: int) -> list[bool]:
 
 @torch.no_grad()
 def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int, methods: dict[str, TemporalSettings],
-             batch: int, every: int, split: bool = False) -> tuple[list[Row], dict]:
+             batch: int, every: int, split: bool = False,
+             stages: dict[str, Callable[[TemporalSettings], Temporal]] | None = None) -> tuple[list[Row], dict]:
+    """Each method's rows on ``clip`` (and the clip's facts). ``stages`` names another output stage than
+    :class:`Temporal` for some methods (a prototype measured beside the product's)."""
     src = read_frames(clip.path, clip.first, count)
     n = src.shape[0]
     h0, w0 = src.shape[-2:]
@@ -387,7 +390,7 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
         feature_path = replace(settings, output=0.0, contrast=0, still_output=0.0, still_plain=False)
         key = ((feature_path, NO_RESET in name)
                if settings.stats > 0 or settings.features > 0 or settings.source > 0 or settings.phase else None)
-        state = Temporal(settings)
+        state = (stages or {}).get(name, Temporal)(settings)
         if key is not None and key in decoded:
             feature_state = None
         else:
