@@ -8,10 +8,12 @@
 box (``make_steady_clips.pan_box``), resampled with Pillow's Lanczos filter.
 So a stylization whose strokes stay glued to the scene can be built exactly:
 stylize the photograph once, and cut every frame out of the *stylized*
-photograph with the clip's own boxes, the same way. No stabiliser can be
-steadier than that, so its warping error under ``bench_flicker``'s measure
-is the floor of what steady video can reach on this clip, and its style and
-structure show what such steadiness costs by ``bench_flicker``'s scores.
+photograph with the clip's own boxes, the same way. Its strokes never change
+on the scene, so its warping error under ``bench_flicker``'s measure is what
+that measure gives a steady stylization of this clip (not a strict floor: a
+sequence resampled frame after frame, as the carried ones below, is a little
+smoother and can measure lower), and its style and structure show what such
+steadiness costs by ``bench_flicker``'s scores.
 
 Rows:
 
@@ -268,7 +270,7 @@ def main() -> None:
         "",
         f"pan_dune.mp4, frames 0-{args.frames - 1}; style {DEFAULT_STYLE.name}; decoder {decoder_id()}. Glued: the "
         "photograph stylized once, every frame cut out of it with the clip's own boxes (strokes that stay on the "
-        "scene: nothing can be steadier). Cut out, each frame's own statistics: the same cutting out, but the "
+        "scene). Cut out, each frame's own statistics: the same cutting out, but the "
         "photograph stylized again for every frame with that frame's content statistics (the control). Carried: "
         "frame 0 of off carried along the camera's exact motion, each frame the previous one resampled (Lanczos or "
         "bicubic), off only where the picture enters; fitted: the motion fitted to steady video's own flow. Ratio: "
