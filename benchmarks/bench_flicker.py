@@ -314,6 +314,7 @@ class Row:
     structure: float
     style: float
     trace: float | None
+    inner: tuple[float, float] | None = None  # structure and style by run_clip's second Quality (another margin)
 
 
 @torch.no_grad()
@@ -362,9 +363,11 @@ def shot_starts(clip: Clip, count: int) -> list[bool]:
 @torch.no_grad()
 def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int, methods: dict[str, TemporalSettings],
              batch: int, every: int, split: bool = False,
-             stages: dict[str, Callable[[TemporalSettings], Temporal]] | None = None) -> tuple[list[Row], dict]:
+             stages: dict[str, Callable[[TemporalSettings], Temporal]] | None = None,
+             inner: Quality | None = None) -> tuple[list[Row], dict]:
     """Each method's rows on ``clip`` (and the clip's facts). ``stages`` names another output stage than
-    :class:`Temporal` for some methods (a prototype measured beside the product's)."""
+    :class:`Temporal` for some methods (a prototype measured beside the product's); ``inner`` scores the same
+    results a second time (``Row.inner``: another margin), so that the clip is not rendered twice for it."""
     src = read_frames(clip.path, clip.first, count)
     n = src.shape[0]
     h0, w0 = src.shape[-2:]
@@ -423,8 +426,12 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
         trace = None
         if cut_local and "off" in outputs:
             trace = max(float((out[c] - outputs["off"][c]).abs().mean()) * 255 for c in cut_local)
+        both = None
+        if inner is not None:
+            more = [inner.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in range(0, n, every)]
+            both = (statistics.mean(s for s, _ in more), statistics.mean(f for _, f in more))
         rows.append(Row(clip.name, name, err / floor, err, statistics.mean(s for s, _ in scores),
-                        statistics.mean(f for _, f in scores), trace))
+                        statistics.mean(f for _, f in scores), trace, both))
     info = {"frames": n, "size": f"{w0}x{h0}", "work": f"{w}x{h}", "floor": floor, "coverage": measure.coverage(),
             "cuts_true": [clip.first + c for c in cut_local], "cuts_found": [clip.first + i for i, s in enumerate(starts) if s and i],
             "check": check, "first": clip.first, "bands": bands}

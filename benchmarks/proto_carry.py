@@ -168,14 +168,13 @@ def main() -> None:
     for clip in CLIPS:
         if args.clips and clip.name not in args.clips:
             continue
-        runs = [run_clip(st, Quality(st, DEFAULT_STYLE, margin), DEFAULT_STYLE, clip, args.frames, methods, 2, args.every,
-                         stages={CARRY: CameraCarry})[0] for margin in (0, args.margin)]
-        base = [r[0] for r in runs]
-        for whole, inner in zip(*runs):
+        rows, _ = run_clip(st, Quality(st, DEFAULT_STYLE), DEFAULT_STYLE, clip, args.frames, methods, 2, args.every,
+                           stages={CARRY: CameraCarry}, inner=Quality(st, DEFAULT_STYLE, args.margin))
+        base = rows[0]
+        for r in rows:
             cells = [f"{v:.4f} ({v / b - 1:+.1%})" for v, b in
-                     zip((whole.structure, whole.style, inner.structure, inner.style),
-                         (base[0].structure, base[0].style, base[1].structure, base[1].style))]
-            lines.append(f"| {clip.name} | {whole.method} | {whole.ratio:.2f} | {' | '.join(cells)} |")
+                     zip((r.structure, r.style, *r.inner), (base.structure, base.style, *base.inner))]
+            lines.append(f"| {clip.name} | {r.method} | {r.ratio:.2f} | {' | '.join(cells)} |")
         print(lines[-1], file=sys.stderr)
     report.publish(args, "proto_carry/cpu", "\n".join(lines))
 
