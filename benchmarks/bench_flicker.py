@@ -196,6 +196,15 @@ EXTRA_METHODS["default, output only 0.9 (0.9 still)"] = replace(TemporalSettings
                                                                  still_output=0.9)
 # The product's strength setting (vidstyle.settings.SteadySettings: --steady-strength), below the default (1).
 EXTRA_METHODS.update({f"steady strength {x}": SteadySettings(strength=x).temporal() for x in (0.5, 0.75)})
+# Copying the past along a camera model fitted to the flow (TemporalSettings.carry; issue 14, session 26).
+CARRY = "default + camera carry 0.02"
+EXTRA_METHODS.update({
+    CARRY: replace(TemporalSettings(), carry=0.02),
+    "default + camera carry 0.02, flow agrees within 0.25 px": replace(TemporalSettings(), carry=0.02, carry_agree=0.25),
+    "default + camera carry 0.01": replace(TemporalSettings(), carry=0.01),
+    # The carry's memory starts again with the grid phase (a new frame drawn whole): every 8 frames, to see what each restart costs.
+    "default + camera carry 0.02, phase period 8": replace(TemporalSettings(), carry=0.02, phase_period=8),
+})
 NO_RESET = "no cut reset"  # methods named so get no shot list either
 # The source's motion (pixels per frame at the clip's size) that --split sorts the valid pixels by.
 BANDS = ((0.0, 0.25), (0.25, 1.0), (1.0, float("inf")))

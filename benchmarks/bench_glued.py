@@ -70,7 +70,8 @@ from vidstyle.imageio import resize  # noqa: E402
 from vidstyle.settings import ModelSettings  # noqa: E402
 from vidstyle.stats import channel_stats  # noqa: E402
 from vidstyle.stylize import Stylizer  # noqa: E402
-from vidstyle.temporal import TemporalSettings, adain_with_stats, consistent, flow_both_ways, flow_shape, luma, warp  # noqa: E402
+from vidstyle.temporal import (  # noqa: E402
+    TemporalSettings, adain_with_stats, consistent, fit_camera, flow_both_ways, flow_shape, luma, warp)
 
 # examples/media/README.md: mate-backgrounds 1.26.0-1, usr/share/backgrounds/mate/nature/Dune.jpg
 PHOTO_SHA256 = "8a67c2cb0be8c46b70c237311a4fa4d2b4ac7d39568135384787801fa5cc9a91"
@@ -130,39 +131,11 @@ def carried(first: torch.Tensor, fresh: torch.Tensor, boxes: Sequence[tuple[floa
     return torch.cat(out)
 
 
-def fit_camera(back: torch.Tensor, ok: torch.Tensor, size: tuple[int, int]) -> tuple[tuple[float, float], tuple[float, float]]:
-    """A camera model fitted to a backward flow: per axis, ``previous = scale * current + shift``.
-
-    Pixel centres in pixels of ``size`` ``(H, W)`` (the flow may be smaller).
-    Least squares over the ``ok`` pixels, three times more with the fifth that
-    fit worst left out. In float64: float32's least squares on this problem
-    (coordinates in the hundreds beside a column of ones) returned a wrong answer.
-
-    Shape:
-        back ``(1, 2, h, w)``, ok ``(h, w)`` bool -> ``((scale_x, shift_x), (scale_y, shift_y))``.
-    """
-    fh, fw = back.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(fh, dtype=torch.float64), torch.arange(fw, dtype=torch.float64), indexing="ij")
-    fit = []
-    for axis, (c, k) in enumerate(((xs, size[1] / fw), (ys, size[0] / fh))):
-        x = (c[ok] + 0.5) * k - 0.5
-        y = x + back[0, axis][ok].double() * k
-        a = torch.stack([x, torch.ones_like(x)], 1)
-        keep = torch.ones_like(x, dtype=torch.bool)
-        for step in range(4):
-            sol = torch.linalg.lstsq(a[keep], y[keep, None]).solution[:, 0]
-            if step < 3:
-                r = (a @ sol - y).abs()
-                keep = r <= r.quantile(0.8)
-        fit.append((float(sol[0]), float(sol[1])))
-    return fit[0], fit[1]
-
-
 def fitted_boxes(frames: torch.Tensor, flow_size: int = TemporalSettings.flow_size) -> list[tuple[float, float, float, float]]:
     """Each frame's box in frame 0's pixels (edges), from a camera model fitted to the flow between frames.
 
     Per pair, steady video's backward flow (:func:`vidstyle.temporal.flow_both_ways`
-    at ``flow_size``) is fitted by :func:`fit_camera` where
+    at ``flow_size``) is fitted by :func:`vidstyle.temporal.fit_camera` where
     :func:`vidstyle.temporal.consistent` trusts it; the boxes chain the pairs.
 
     Shape:
@@ -173,7 +146,7 @@ def fitted_boxes(frames: torch.Tensor, flow_size: int = TemporalSettings.flow_si
     boxes = [(0.0, 0.0, float(w), float(h))]
     for t in range(1, frames.shape[0]):
         both = flow_both_ways(g[t : t + 1], g[t - 1 : t])
-        (sx, tx), (sy, ty) = fit_camera(both[:1], consistent(both[:1], both[1:])[0, 0], (h, w))
+        sx, tx, sy, ty = fit_camera(both[:1], consistent(both[:1], both[1:])[0, 0], (h, w)).tolist()
         # Frame t's edges in frame t-1's pixels (an edge is a centre + 0.5), then in frame 0's through t-1's box.
         edges = (0.5 - 0.5 * sx + tx, 0.5 - 0.5 * sy + ty, sx * (w - 0.5) + tx + 0.5, sy * (h - 0.5) + ty + 0.5)
         l0, t0, r0, b0 = boxes[-1]

@@ -91,6 +91,9 @@ def main() -> None:
     ap.add_argument("--chunk-frames", type=int, default=12, help="chunk size of the Ray farm run")
     ap.add_argument("--no-ray", action="store_true", help="leave out the farm run")
     ap.add_argument("--farm-warmup", type=int, default=None, help="the farm job's warmup (default: the plan's)")
+    ap.add_argument("--carry", action="store_true",
+                    help="steady video with the camera carry (--steady-carry): its memory starts again only every "
+                         "phase_period frames, so the farm's chunks warm up from there")
     ap.add_argument("--case", default="short", help="the report's section: bench_joins/CASE")
     report.add_options(ap)
     args = ap.parse_args()
@@ -98,13 +101,14 @@ def main() -> None:
     from vidstyle.farm.executors import run_job
     from vidstyle.farm.plan import DEFAULT_WARMUP
     from vidstyle.render import stylize_video
-    from vidstyle.settings import EncodeSettings, ModelSettings, Span, StyleSettings
+    from vidstyle.settings import EncodeSettings, ModelSettings, Span, SteadySettings, StyleSettings
     from vidstyle.stylize import Stylizer
 
     encode = EncodeSettings(preset="ultrafast", crf=0, pix_fmt="yuv444p")
     model = ModelSettings(args.size, "cpu", 2)
     stylizer = Stylizer(device="cpu", size=args.size)
     style = StyleSettings([STYLE])
+    steady = SteadySettings(carry=args.carry)
     starts = [int(s) for s in args.starts.split(",")]
     warmups = [int(w) for w in args.warmups.split(",")]
     sweep, farm = [], []
@@ -114,14 +118,14 @@ def main() -> None:
         for name in args.clips.split(","):
             clip = paths[name] = clip_path(name, tmp)
             res = stylize_video(clip, tmp / f"single-{clip.name}", style, model=model, encode=encode, stylizer=stylizer,
-                                shots_cache=tmp / "shots")
+                                steady=steady, shots_cache=tmp / "shots")
             singles[name] = frames_of(res.output)
             n = len(singles[name])
             for start in (s for s in starts if s < n):
                 row = []
                 for w in warmups:
                     part = stylize_video(clip, tmp / f"part-{start}-{w}-{clip.name}", style, model=model, encode=encode,
-                                         stylizer=stylizer, span=Span(frames=(start, start + 1)), warmup=w,
+                                         stylizer=stylizer, span=Span(frames=(start, start + 1)), warmup=w, steady=steady,
                                          shots_cache=tmp / "shots", overwrite=True)
                     row.append(psnr(frames_of(part.output)[0], singles[name][start]))
                 sweep.append((name, start, row))
@@ -139,6 +143,7 @@ def main() -> None:
                         f'chunk_frames = {args.chunk_frames}\n[defaults]\nsize = {args.size}\ndevice = "cpu"\n'
                         f'batch = 2\ncrf = 0\npreset = "ultrafast"\npix_fmt = "yuv444p"\n'
                         + (f"warmup = {args.farm_warmup}\n" if args.farm_warmup is not None else "")
+                        + ("steady_carry = true\n" if args.carry else "")
                         + f'[[render]]\nname = "r"\ninput = "{paths[name]}"\noutput = "out.mp4"\nstyle = "{STYLE}"\n'
                     )
                     rep = run_job(job, folder / "plan", executor="ray", shots_cache=tmp / "shots")
@@ -155,7 +160,8 @@ def main() -> None:
     lines = [
         f"## Farm joins with the temporal stage ({args.case})",
         "",
-        f"Style {STYLE.name}, `--size {args.size}`, CPU, batch 2, default steadying; every output lossless "
+        f"Style {STYLE.name}, `--size {args.size}`, CPU, batch 2, "
+        f"{'steadying with the camera carry (--steady-carry)' if args.carry else 'default steadying'}; every output lossless "
         "(x264 crf 0, yuv444p). PSNR (dB, 8-bit RGB) against a single render of the whole clip; target >= 40 dB.",
         "",
         "**Warm-up sweep**: the first frame of a range starting at the join, rendered with each warm-up "
@@ -171,6 +177,7 @@ def main() -> None:
             "",
             f"**Ray farm** (local Ray cluster, 2 CPUs; chunks of {args.chunk_frames} frames; warm-up "
             + (f"{args.farm_warmup} frames" if args.farm_warmup is not None else f"the plan's default, {DEFAULT_WARMUP} frames")
+            + ("; with the carry, from the memory's last restart (frame 0 or a shot start here)" if args.carry else "")
             + "): each join as frame (warm-up from) PSNR.",
             "",
             "| clip | frames match | joins | lowest over all frames |",

@@ -76,6 +76,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=ModelSettings.size, help="the working size, as `vidstyle run --size` (default: its default)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--carry", action="store_true",
+                    help="also steady video with the camera carry (--steady-carry), alternating with the other two")
     report.add_options(ap)
     args = ap.parse_args()
 
@@ -92,7 +94,10 @@ def main() -> None:
     model = ModelSettings(args.size, "cpu")
     encode = EncodeSettings(preset="ultrafast")
     style = StyleSettings([STYLE])
-    runs: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+    settings = {"off": SteadySettings(enabled=False), "on": SteadySettings()}
+    if args.carry:
+        settings["on, camera carry"] = SteadySettings(carry=True)
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in settings}
     shots_s: list[float] = []
     frames = 0
     with tempfile.TemporaryDirectory(prefix="bench_steady_") as tmp, report.Paused() as paused:
@@ -103,37 +108,40 @@ def main() -> None:
             t0 = time.process_time()
             detect_shots(clip, device="cpu")
             shots_s.append(time.process_time() - t0)
-            for name, steady in (("off", SteadySettings(enabled=False)), ("on", SteadySettings())):
+            for name, steady in settings.items():
                 with CpuClock() as clock:
-                    res = stylize_video(clip, tmp / f"{name}.mp4", style, model=model, encode=encode,
+                    res = stylize_video(clip, tmp / f"{name.replace(', ', '-').replace(' ', '_')}.mp4", style, model=model, encode=encode,
                                         stylizer=stylizer, steady=steady, shots=shots, overwrite=True)
                 frames = res.frames
                 runs[name].append((clock.model, clock.hooks))
                 print(name, f"model stage {clock.model:.2f} s CPU, hooks {clock.hooks:.2f} s", file=sys.stderr)
     med = statistics.median
     off = med(m for m, _ in runs["off"])
-    on = med(m for m, _ in runs["on"])
-    hooks = med(h for _, h in runs["on"])
-    share = med(h / (m - h) for m, h in runs["on"])
     det = med(shots_s)
     lines = [
         f"## Cost of steady video in a render (--size {args.size}, CPU, {args.threads} thread(s))",
         "",
         f"{args.clip}, {frames} frames, style {STYLE.name}, `--size {args.size}`, batch from the device default; "
         f"CPU seconds of the model thread for the whole clip, median of {args.repeats} alternating runs each "
-        f"(off: {', '.join(f'{m:.2f}' for m, _ in runs['off'])}; on: "
-        f"{', '.join(f'{m:.2f} (hooks {h:.2f})' for m, h in runs['on'])}); the shot-list pass is process CPU "
-        f"seconds, median of {args.repeats} ({', '.join(f'{t:.2f}' for t in shots_s)}). Training processes "
-        f"paused while timing: {paused.pids or 'none listed'}.",
+        f"(off: {', '.join(f'{m:.2f}' for m, _ in runs['off'])}; "
+        + "; ".join(f"{name}: {', '.join(f'{m:.2f} (hooks {h:.2f})' for m, h in runs[name])}"
+                    for name in runs if name != "off")
+        + f"); the shot-list pass is process CPU seconds, median of {args.repeats} "
+        f"({', '.join(f'{t:.2f}' for t in shots_s)}). Training processes paused while timing: "
+        f"{paused.pids or 'none listed'}.",
         "",
-        "| model stage, steady off | model stage, steady on | of which the temporal hooks | hooks / rest of the stage "
-        "| shot-list pass (once per video) | feature (hooks + pass) / model stage off | model stage on / off - 1 |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {off:.2f} s ({1000 * off / frames:.0f} ms/frame) | {on:.2f} s | {hooks:.2f} s "
-        f"({1000 * hooks / frames:.0f} ms/frame) | {share:.1%} | {det:.2f} s ({det / off:.1%}) "
-        f"| {(hooks + det) / off:.1%} | {on / off - 1:.1%} |",
+        "| steady | model stage, steady off | model stage, steady on | of which the temporal hooks | hooks / rest of the "
+        "stage | shot-list pass (once per video) | feature (hooks + pass) / model stage off | model stage on / off - 1 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    report.publish(args, f"bench_steady/cpu-{args.size}", "\n".join(lines))
+    for name in (n for n in runs if n != "off"):
+        on = med(m for m, _ in runs[name])
+        hooks = med(h for _, h in runs[name])
+        share = med(h / (m - h) for m, h in runs[name])
+        lines.append(f"| {name} | {off:.2f} s ({1000 * off / frames:.0f} ms/frame) | {on:.2f} s | {hooks:.2f} s "
+                     f"({1000 * hooks / frames:.0f} ms/frame) | {share:.1%} | {det:.2f} s ({det / off:.1%}) "
+                     f"| {(hooks + det) / off:.1%} | {on / off - 1:.1%} |")
+    report.publish(args, f"bench_steady/cpu-{args.size}{'-carry' if args.carry else ''}", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -227,21 +227,3 @@ def test_bench_glued_fits_the_camera_move_from_the_flow() -> None:
     for (l, t, r, b), got in zip(boxes, fitted):
         want = ((l - l0) / 1.5, (t - t0) / 1.5, (r - l0) / 1.5, (b - t0) / 1.5)  # in frame 0's pixels
         assert max(abs(g - e) for g, e in zip(got, want)) < 0.1, (got, want)
-
-
-def test_proto_carry_resamples_by_a_zoom_and_a_shift_per_axis() -> None:
-    import torch
-
-    import proto_carry
-
-    x = torch.rand(1, 3, 10, 12, generator=torch.Generator().manual_seed(0))
-    assert torch.allclose(proto_carry.lanczos_matrix(12, 1.0, 0.0), torch.eye(12))
-    # A whole shift of 2 px along x, 1 px along y: a crop, the edge repeated.
-    moved = proto_carry.lanczos_matrix(10, 1.0, 1.0) @ x @ proto_carry.lanczos_matrix(12, 1.0, 2.0).T
-    assert torch.allclose(moved[..., :9, :10], x[..., 1:, 2:], atol=1e-6)
-    assert torch.allclose(moved[..., :9, 10:], x[..., 1:, 11:].expand(-1, -1, -1, 2), atol=1e-6)
-    # Every row's weights sum to one, and a linear ramp is resampled exactly inside (Lanczos-3 keeps straight lines).
-    m = proto_carry.lanczos_matrix(40, 0.9, 1.3)
-    assert torch.allclose(m.sum(1), torch.ones(40))
-    ramp = torch.arange(40.0)
-    assert torch.allclose((m @ ramp)[5:30], 0.9 * torch.arange(40.0)[5:30] + 1.3, atol=2e-2)

@@ -437,3 +437,22 @@ style = "{media / 's1.jpg'}"
     assert _run(["farm", "plan", str(job), "--plan", str(tmp_path / "plan"), "--chunk-frames", "10"]).exit_code == 0
     data = json.loads((tmp_path / "plan" / "plan.json").read_text())
     assert data["renders"][0]["warmup"] == planned
+
+
+@pytest.mark.parametrize(("carry", "starts"), [("", [0, 6, 16]), ("steady_carry = true\n", [0, 0, 12])])
+def test_with_the_carry_a_chunk_warms_up_from_the_memorys_last_restart(media: Path, tmp_path: Path, carry: str,
+                                                                       starts: list[int]) -> None:
+    # A copy never forgets: with the carry the memory starts again only every phase_period (240) frames, so a
+    # chunk renders from the last of those or of the shot starts (a.mp4 cuts at frame 12) to match a single
+    # render exactly.
+    job = _job(tmp_path, f"""warmup = 4
+{carry}[[render]]
+name = "a"
+input = "{media / 'a.mp4'}"
+output = "farm_a.mp4"
+style = "{media / 's1.jpg'}"
+batch = 2
+""")
+    assert _run(["farm", "plan", str(job), "--plan", str(tmp_path / "plan"), "--chunk-frames", "10"]).exit_code == 0
+    data = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert [c["warmup_from"] for c in data["renders"][0]["chunks"]] == starts

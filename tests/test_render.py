@@ -131,13 +131,17 @@ def test_run_names_its_output_beside_the_input(small_clip: Path, monkeypatch, st
     assert (small_clip.parent / "small_styled.mp4").is_file()
 
 
-def test_below_the_frame_size_ffmpeg_scales_and_the_picture_matches_the_torch_path(clip_factory, tmp_path: Path,
-                                                                                    stylizer) -> None:
+def test_below_the_frame_size_ffmpeg_scales_and_the_picture_matches_the_torch_path(clip_factory, tmp_path: Path) -> None:
     """At a working size below the frame's, frames are decoded at the working size and scaled back up by the
     encoder's conversion; the picture must be what resizing in torch gives, up to the two scalers' filters."""
     from vidstyle.render import codec_scaling
     from vidstyle.settings import SteadySettings
+    from vidstyle.stylize import Stylizer
     from vidstyle.video import FrameReader, probe
+
+    # The float32 reference, not `auto`: on a CPU without AMX that is int8 ONNX, whose quantization steps
+    # amplify the two scalers' small differences (26.8 dB there against 29.5 dB in float32, AMD EPYC).
+    stylizer = Stylizer(device="cpu", size=64, backend="torch")
 
     big = clip_factory(ClipSpec("big", width=128, height=96, frames=6))
     info = probe(big)
@@ -155,7 +159,7 @@ def test_below_the_frame_size_ffmpeg_scales_and_the_picture_matches_the_torch_pa
     look = stylizer.look([STYLE])
     want = (stylizer.stylize(full, look).permute(0, 2, 3, 1).numpy() * 255.0).astype(np.float64)
     psnr = 10 * np.log10(255.0**2 / np.mean((got - want) ** 2))
-    assert psnr > 28, psnr  # 30.5 dB: area vs antialiased-bilinear down, bicubic vs bilinear up
+    assert psnr > 28, psnr  # 29.5-30.5 dB: area vs antialiased-bilinear down, bicubic vs bilinear up
 
 
 def test_the_writer_takes_frames_at_most_its_size(clip_factory, tmp_path: Path) -> None:

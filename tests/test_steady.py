@@ -59,6 +59,13 @@ def test_steady_settings_are_checked_and_scale_the_stage() -> None:
             SteadySettings(strength=bad)
     with pytest.raises(SettingsError):
         SteadySettings(enabled="yes")
+    # The camera carry: off by default, its tolerance scaled by the strength, off with the stage.
+    assert TemporalSettings().carry == 0
+    assert SteadySettings(carry=True).temporal().carry == SteadySettings.CARRY
+    assert SteadySettings(strength=0.5, carry=True).temporal().carry == pytest.approx(SteadySettings.CARRY / 2)
+    assert SteadySettings(enabled=False, carry=True).temporal().carry == 0
+    with pytest.raises(SettingsError, match="carry"):
+        SteadySettings(carry="yes")
 
 
 def test_hooks_that_do_nothing_leave_the_stylizer_as_it_was(stylizer) -> None:
@@ -96,6 +103,12 @@ def test_cli_switch_and_strength(clip: Path, tmp_path: Path, monkeypatch, styliz
     assert res.exit_code == 0, res.output
     half = _render(clip, tmp_path / "lib-half.mp4", stylizer, steady=SteadySettings(strength=0.5))
     assert _diff(frames_rgb(tmp_path / "half.mp4").astype(float), half) == 0
+    res = CliRunner().invoke(main, [*base, "--steady-carry", "-o", str(tmp_path / "carry.mp4"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    carry = _render(clip, tmp_path / "lib-carry.mp4", stylizer, steady=SteadySettings(carry=True))
+    assert _diff(frames_rgb(tmp_path / "carry.mp4").astype(float), carry) == 0
+    default = _render(clip, tmp_path / "lib-default.mp4", stylizer, steady=SteadySettings())
+    assert _diff(carry[1:], default[1:]) > 0  # the switch reaches the stage
     res = CliRunner().invoke(main, [*base, "--steady-strength", "2", "-o", str(tmp_path / "bad.mp4")])
     assert res.exit_code != 0 and "strength" in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "bad.mp4").exists()
@@ -158,6 +171,26 @@ def test_a_chunk_follows_the_flow_to_a_single_runs_grid_phase(tmp_path: Path, st
     assert sum(tracked, []) == list(range(period, start - warmup))
     assert np.allclose(shifts, single[period:], atol=1e-4)
     assert max(abs(v) for s in single[start - warmup:end] for v in s) > 0.05  # the camera did move the grid
+
+
+def test_with_the_carry_a_range_warmed_up_from_the_memorys_restart_matches_the_whole_render(
+        tmp_path: Path, stylizer, monkeypatch) -> None:
+    """The carry never forgets, so its memory starts again every phase period: from there a chunk is exact."""
+    clip = Path(__file__).parents[1] / "examples" / "media" / "pan_dune.mp4"  # a moving camera: the carry resamples
+    period = 16
+    temporal = SteadySettings.temporal
+    monkeypatch.setattr(SteadySettings, "temporal", lambda self: replace(temporal(self), phase_period=period))
+    kwargs = {"stylizer": stylizer, "encode": LOSSLESS, "model": ModelSettings(batch=2),
+              "steady": SteadySettings(carry=True)}
+    start, end = period + 6, period + 8
+    whole = frames_rgb(stylize_video(clip, tmp_path / "whole.mp4", StyleSettings([STYLE]), span=Span(frames=(0, end)),
+                                     **kwargs).output).astype(float)
+    exact = stylize_video(clip, tmp_path / "exact.mp4", StyleSettings([STYLE]), span=Span(frames=(start, end)),
+                          warmup=start - period, **kwargs)
+    assert _diff(frames_rgb(exact.output).astype(float), whole[start:]) == 0
+    short = stylize_video(clip, tmp_path / "short.mp4", StyleSettings([STYLE]), span=Span(frames=(start, end)),
+                          warmup=2, **kwargs)
+    assert _diff(frames_rgb(short.output).astype(float), whole[start:]) > 0  # a copy from later frames: not the same
 
 
 def test_a_range_warmed_up_from_the_start_matches_the_whole_render(clip: Path, tmp_path: Path, stylizer) -> None:

@@ -13,11 +13,16 @@ from vidstyle.temporal import (
     Temporal,
     TemporalSettings,
     blend_weight,
+    camera_carry,
+    camera_flow,
+    camera_holds,
     consistent,
     contrast_blend,
     dis_flow,
     ema_stats,
+    fit_camera,
     flow_both_ways,
+    lanczos_taps,
     lk_flow,
     luma,
     resize_flow,
@@ -594,3 +599,102 @@ def test_still_copy_keeps_the_past_strokes_unchanged_and_lets_a_real_change_thro
     # A change far beyond the wobble is not held back by the copy: as much of it as without.
     patch = (slice(None), slice(12, 28), slice(12, 28))
     assert float((outs[7][patch] - usual[7][patch]).abs().mean()) < 0.02
+
+
+# --------------------------------------------------------------------------- #
+# The camera carry
+# --------------------------------------------------------------------------- #
+
+
+def test_fit_camera_recovers_a_zoom_and_a_pan_past_a_walking_person():
+    size = (96, 128)
+    model = torch.tensor([0.99, 2.0, 0.995, -1.5], dtype=torch.float64)
+    back = camera_flow(model, (48, 64), size)
+    back[..., 10:30, 20:30] += torch.tensor([3.0, -2.0]).reshape(1, 2, 1, 1)  # 6.5% of the frame moves on its own
+    ok = torch.ones(48, 64, dtype=torch.bool)
+    assert torch.allclose(fit_camera(back, ok, size), model, atol=1e-4)
+    # The flow the model gives, at the flow size: the previous position of each pixel centre, in flow pixels.
+    assert torch.allclose(camera_flow(torch.tensor([1.0, 4.0, 1.0, 0.0], dtype=torch.float64), (48, 64), size),
+                          fixed_flow(1, 2.0, 0.0, 48, 64))
+
+
+def test_camera_carry_resamples_by_a_zoom_and_a_shift_per_axis():
+    x = torch.rand(1, 3, 10, 12, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    # A whole shift of 2 px along x, 1 px along y: a crop, the edge repeated.
+    moved, _ = camera_carry(x, torch.tensor([1.0, 2.0, 1.0, 1.0], dtype=torch.float64))
+    assert torch.allclose(moved[..., :9, :10], x[..., 1:, 2:])
+    assert torch.allclose(moved[..., :9, 10:], x[..., 1:, 11:].expand(-1, -1, -1, 2))
+    # Each point's weights sum to one, and a ramp is resampled at the zoomed and shifted positions.
+    index, weight = lanczos_taps(40, 0.9, 1.3)
+    assert index.shape == weight.shape == (6, 40) and torch.allclose(weight.sum(0), torch.ones(40, dtype=torch.float64))
+    ramp = torch.arange(40.0, dtype=torch.float64)
+    assert torch.allclose((weight * ramp[index]).sum(0)[5:30], 0.9 * ramp[5:30] + 1.3, atol=2e-2)
+    # Both axes at once equal the taps applied one axis after the other, as matrices.
+    pic = torch.rand(1, 1, 30, 40, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 0.8 + 0.1
+    model = torch.tensor([0.97, 1.6, 1.02, -0.7], dtype=torch.float64)
+
+    def matrix(n, scale, shift):
+        i, w = lanczos_taps(n, scale, shift)
+        return torch.zeros(n, n, dtype=torch.float64).scatter_add_(1, i.T, w.T)
+
+    want = (matrix(30, 1.02, -0.7) @ pic @ matrix(40, 0.97, 1.6).T).clamp(0, 1)
+    assert torch.allclose(camera_carry(pic, model)[0], want)
+
+
+def test_camera_carry_copies_a_still_camera_exactly_and_marks_where_the_picture_enters():
+    past = torch.rand(1, 3, 20, 30, generator=torch.Generator().manual_seed(1))
+    same, inside = camera_carry(past, torch.tensor([1.0, 0.01, 1.0, -0.02], dtype=torch.float64))
+    assert same is past and bool(inside.all())  # a fixed camera's wobble: no resampling to pile up
+    moved, inside = camera_carry(past, torch.tensor([1.0, 3.0, 1.0, 0.0], dtype=torch.float64))
+    assert torch.allclose(moved[..., :-3], past[..., 3:], atol=1e-5)
+    assert bool(inside[..., :-3].all()) and not bool(inside[..., -3:].any())
+
+
+def test_camera_holds_where_picture_and_flow_follow_the_camera():
+    frames = pan(20, 2, (2.0, 0.0))
+    cur, prev = luma(frames[1:]), luma(frames[:1])
+    frames_obj = frames.clone()
+    frames_obj[1, :, 20:40, 30:50] = 0.95  # something new in the current frame
+    model = torch.tensor([1.0, 2.0, 1.0, 0.0], dtype=torch.float64)
+    back = fixed_flow(1, 2.0, 0.0)
+    holds = camera_holds(luma(frames_obj[1:]), prev, back, model, (H, W), 0.02, 0.0)
+    assert float(holds[..., 5:-5, 5:15].mean()) == 1.0 and float(holds[..., 25:35, 35:45].max()) == 0.0
+    # The same picture, but the flow says a part moves with something else: not held there when asked.
+    back[..., 50:70, 60:90] = 0.0
+    agreed = camera_holds(cur, prev, back, model, (H, W), 0.02, 0.25)
+    assert float(agreed[..., 55:65, 65:85].max()) == 0.0 and float(agreed[..., 5:40, 5:50].mean()) == 1.0
+
+
+def test_the_carry_keeps_a_pans_strokes_and_starts_again_with_the_phase():
+    frames = pan(21, 8, (2.0, 1.0))  # whole pixels, so that the measure's warp is exact
+    g = torch.Generator().manual_seed(21)
+    strokes = (frames + 0.08 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)  # the decoder redraws every frame
+    base = TemporalSettings(features=0.0, output=0.8)
+    carried = TemporalSettings(features=0.0, output=0.8, carry=0.02)
+    _, blended, _ = run(Temporal(base), frames, 4, outputs=strokes)
+    _, copied, motions = run(Temporal(carried), frames, 4, outputs=strokes)
+
+    def crawl(outs):  # the output's change from frame to frame along the pan, away from the edges
+        past, _ = warp(outs[1:-1], fixed_flow(6, 2.0, 1.0))
+        return float((outs[2:] - past)[..., 8:-8, 8:-8].abs().mean())
+
+    assert crawl(copied) < 0.5 * crawl(blended)
+    assert all(not bool(m.camera[i].isnan().any()) for m in motions for i in range(4) if not m.fresh[i])
+    # A copy never forgets, so the memory starts again with the grid phase: a regrid frame is fresh.
+    state = Temporal(carried)
+    assert state.motion(frames[:2], regrid=[True, False]).fresh == (True, False)
+    assert state.motion(frames[2:4], regrid=[True, False]).fresh == (True, False)
+    assert Temporal(base).motion(frames[:4], regrid=[True, False, True, False]).fresh == (True, False, False, False)
+    p = carried.phase_period
+    assert Temporal(replace(carried, phase=False)).regrid([0, 1, p]) == [True, False, True]  # even with no grid lock
+
+
+def test_the_carry_leaves_a_moving_object_no_trail():
+    frames = torch.full((6, 3, H, W), 0.3)
+    frames += 0.2 * texture(10)[..., :H, :W]
+    for i in range(6):
+        frames[i, :, 20:40, 10 + 8 * i : 30 + 8 * i] = 0.9
+    _, outs, _ = run(Temporal(TemporalSettings(features=0.0, output=0.9, contrast=0, carry=0.02)), frames, 3)
+    _, plain, _ = run(Temporal(TemporalSettings.off()), frames, 3)
+    vacated = (slice(None), slice(20, 40), slice(10 + 8 * 4, 10 + 8 * 5))
+    assert float((outs[5][vacated] - plain[5][vacated]).abs().mean()) < 0.03

@@ -291,14 +291,27 @@ class SteadySettings:
             and a still background's strokes are copied where they are
             redrawn within 0.04); the weights and that tolerance scale with
             it (the grid phase lock stays on at any strength above 0); 0 is off.
+        carry: also copy the past along the camera where a camera model (a
+            pan and a zoom) fitted to the flow explains the source
+            (:attr:`vidstyle.temporal.TemporalSettings.carry`, its tolerance
+            scaled by the strength). Much steadier (the warping error of the
+            sample clips from about 1.7-2.1 to 1.3-1.5 times the source's),
+            but a copy also keeps the strokes the decoder drew around a
+            person after the person has moved on, which costs some of the
+            structure and style that the default keeps within 3%. The whole
+            memory then starts again every ``phase_period`` frames (240), a
+            visible redraw, so that a farm chunk can match a single render
+            exactly. Off by default (benchmarks/RESULTS-flicker.md, carry-512).
     """
 
     enabled: bool = True
     strength: float = 1.0
+    carry: bool = False
 
     # The weights at strength 1 (benchmarks/RESULTS-flicker.md).
     FEATURES = 0.9
     OUTPUT = 0.8
+    CARRY = 0.02  # the carry's tolerance (TemporalSettings.carry) at strength 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -308,6 +321,8 @@ class SteadySettings:
             raise SettingsError(f"the steady strength must be a number between 0 and 1, got {s!r}",
                                 settings="steady_strength")
         object.__setattr__(self, "strength", float(s))
+        if not isinstance(self.carry, bool):
+            raise SettingsError(f"steady carry must be true or false, got {self.carry!r}", settings="steady_carry")
 
     @property
     def on(self) -> bool:
@@ -324,4 +339,5 @@ class SteadySettings:
         # past everywhere.
         still = TemporalSettings.still_output * self.strength
         return TemporalSettings(features=self.FEATURES * self.strength, output=self.OUTPUT * self.strength,
-                                still_output=still, still_copy=TemporalSettings.still_copy * self.strength)
+                                still_output=still, still_copy=TemporalSettings.still_copy * self.strength,
+                                carry=self.CARRY * self.strength if self.carry else 0.0)

@@ -43,6 +43,19 @@ steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``
   areas; the past carried along it is misplaced, and the strokes there
   shimmer. Wherever the camera's motion (the flow's median) explains the
   source as well, it replaces the local flow (:func:`snap_to_global`).
+- **Copying along the camera** (``carry``, off by default; ``vidstyle run
+  --steady-carry``). Every blend of strokes that do not line up either
+  levels off (the contrast blend) or washes them out (a plain one); a copy
+  keeps them whole. Per frame a camera model, a zoom and a shift per axis,
+  is fitted to the local flow (:func:`fit_camera`); where it predicts the
+  source (:func:`camera_holds`), the previous output resampled by it
+  (:func:`camera_carry`: separable Lanczos, exact for a still camera)
+  replaces the blended one. Much steadier, but the decoder's strokes
+  around a person reach past its silhouette, and a copy keeps them after
+  the person has moved on: the fixed camera's structure pays for it. A copy
+  never forgets, so with the carry the whole memory starts again at every
+  ``phase_period``-th frame, and a farm chunk that warms up from there
+  matches a single render exactly.
 - **Source averaging** (``source``, off by default): a flow-compensated
   recursive average of the frames the encoder sees, to take sensor and codec
   noise out before the network amplifies it. Measured, it does little on
@@ -66,6 +79,10 @@ chunk of a fixed camera needs a warm-up of 64 frames to meet a single render
 within 40 dB at the default size (a moving camera 48 or fewer). A moving camera
 has no still pixels; its structure cost is mostly the grid phase lock's two
 resamples, and a snap slack of 0.001 rather than 0.002 keeps it under 3%.
+The camera carry is off: it brings the three sample clips to 1.3-1.5 times
+the source's flicker, against the default's 1.7-2.1, but moves the fixed
+camera's structure 4.4% and the other clips' style fraction 4-5% from
+unsteadied, over the 3% the default keeps (``carry-512`` in the results).
 
 Every cut resets the memory: the render loop says where shots start (the shot
 list, timeline cuts, a farm chunk's first frame), and a frame whose flow
@@ -128,6 +145,11 @@ __all__ = [
     "ema_stats",
     "contrast_blend",
     "adain_with_stats",
+    "fit_camera",
+    "camera_flow",
+    "camera_holds",
+    "lanczos_taps",
+    "camera_carry",
     "FLOW_METHODS",
 ]
 
@@ -199,11 +221,12 @@ class TemporalSettings:
             20 ms a frame on one CPU thread at the default size, 7% of a
             model frame) from the last restart before its warm-up, so the
             period bounds that pre-roll. Only the phase starts again, not the
-            memory, so for a few frames the blends mix strokes drawn at two
-            phases, which washes some of the style out (on the moving camera
-            at its own size, with the previous decoder, frames 16-18 after a
-            restart were 31% further from the style than without steadying,
-            against a few per cent elsewhere). A restart every 240 frames
+            memory (with ``carry``, the memory too), so for a few frames the
+            blends mix strokes drawn at two phases, which washes some of the
+            style out (on the moving camera at its own size, with the
+            previous decoder, frames 16-18 after a restart were 31% further
+            from the style than without steadying, against a few per cent
+            elsewhere). A restart every 240 frames
             (8-10 s of video) leaves that on about 1% of the frames; one
             every 16 left it on 19% (benchmarks/RESULTS-flicker.md,
             default-512-preroll).
@@ -232,6 +255,21 @@ class TemporalSettings:
             strokes out, a copy keeps one frame's strokes whole. A change of
             the strokes well beyond this (new light, a shadow) comes through
             as without it.
+        carry: copy the past along the camera (0: off). Per frame, a camera
+            model (a zoom and a shift per axis, :func:`fit_camera`) is fitted
+            to the local flow; where it predicts the source within this much
+            (mean abs in [0, 1], over 3x3 pixels; :func:`camera_holds`), the
+            previous output, resampled by the model (:func:`camera_carry`,
+            Lanczos), replaces the blended one. A copy keeps the strokes whole
+            where any blend of strokes that do not line up washes them out,
+            but it never forgets: with the carry on, the whole memory starts
+            again at every ``phase_period``-th frame, as at a cut, so that a
+            farm chunk that starts its warm-up there matches a single render
+            exactly.
+        carry_agree: where the local flow differs from the camera model by
+            more than this (pixels of the flow size), nothing is copied (a
+            person walking slowly in flat clothes matches a still camera's
+            picture, but not its flow); 0: the picture alone decides.
     """
 
     stats: float = 0.0
@@ -255,6 +293,8 @@ class TemporalSettings:
     still_tolerance: float = 0.01
     still_plain: bool = False
     still_copy: float = 0.04
+    carry: float = 0.0
+    carry_agree: float = 0.0
 
     @property
     def still(self) -> bool:
@@ -292,13 +332,15 @@ class TemporalSettings:
             raise ValueError(f"still copy tolerance must be at least 0, got {self.still_copy}")
         if self.phase_period < 1:
             raise ValueError(f"phase period must be at least 1 frame, got {self.phase_period}")
+        if not (self.carry >= 0 and self.carry_agree >= 0):
+            raise ValueError(f"carry tolerances must be at least 0, got {self.carry}, {self.carry_agree}")
         if self.contrast < 0 or (self.contrast and self.contrast % 2 == 0):
             raise ValueError(f"contrast window must be 0 (off) or odd, got {self.contrast}")
         return self
 
     @property
     def needs_flow(self) -> bool:
-        return self.features > 0 or self.output > 0 or self.source > 0 or self.phase
+        return self.features > 0 or self.output > 0 or self.source > 0 or self.phase or self.carry > 0
 
 
 # --------------------------------------------------------------------------- #
@@ -811,6 +853,142 @@ def _renormalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torc
     return torch.addcmul(mean - m * a, x, a)
 
 
+def fit_camera(back: torch.Tensor, ok: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A camera model fitted to a backward flow: per axis, ``previous = scale * current + shift``.
+
+    Pixel centres in pixels of ``size`` ``(H, W)`` (the flow may be smaller).
+    A straight line by least squares over the ``ok`` pixels, then three times
+    more with the fifth of all pixels that fit worst left out (people walking
+    through the shot, the flow's leaks). In float64 and centred: float32's
+    least squares on this problem (coordinates in the hundreds beside a
+    column of ones) returned a scale of 1.0102 where the answer was 0.9967.
+    A pan, a zoom and a camera that stands still are this model; a rotation
+    or a parallax is not, and the places it leaves unexplained are left to
+    the blends (:func:`camera_holds`).
+
+    Shape:
+        back ``(1, 2, h, w)``, ok ``(h, w)`` bool -> ``(4,)`` float64: scale_x, shift_x, scale_y, shift_y.
+    """
+    fh, fw = back.shape[-2:]
+    rows, cols = ok.nonzero(as_tuple=True)
+    fit = []
+    for axis, (c, k) in enumerate(((cols, size[1] / fw), (rows, size[0] / fh))):
+        x = (c.double() + 0.5) * k - 0.5
+        y = x + back[0, axis][ok].double() * k
+        keep = torch.ones_like(x, dtype=torch.bool)
+        worst = max(1, math.ceil(0.8 * x.numel()))
+        for step in range(4):
+            xk, yk = x[keep], y[keep]
+            dx = xk - xk.mean()
+            var = float(dx.square().sum())
+            # Every trusted pixel in one column (or none at all): only a shift can be told.
+            scale = float((dx * (yk - yk.mean())).sum()) / var if var > 1e-9 else 1.0
+            shift = float(yk.mean() - scale * xk.mean()) if xk.numel() else 0.0
+            if step < 3:
+                r = (scale * x + shift - y).abs()
+                keep = r <= r.kthvalue(worst).values
+        fit += [scale, shift]
+    return torch.tensor(fit, dtype=torch.float64)
+
+
+def camera_flow(model: torch.Tensor, shape: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+    """The backward flow a camera model (:func:`fit_camera`, pixels of ``size``) gives at the flow's ``shape``.
+
+    Shape:
+        model ``(4,)`` -> ``(1, 2, *shape)`` in pixels of ``shape``.
+    """
+    h, w = shape
+    kx, ky = size[1] / w, size[0] / h
+    sx, tx, sy, ty = model.tolist()
+    xs = (torch.arange(w, dtype=torch.float64) + 0.5) * kx - 0.5
+    ys = (torch.arange(h, dtype=torch.float64) + 0.5) * ky - 0.5
+    fx = ((sx - 1) * xs + tx) / kx
+    fy = ((sy - 1) * ys + ty) / ky
+    return torch.stack([fx.expand(h, w), fy[:, None].expand(h, w)]).unsqueeze(0).float()
+
+
+def camera_holds(cur: torch.Tensor, prev: torch.Tensor, back: torch.Tensor, model: torch.Tensor,
+                 size: tuple[int, int], tolerance: float, agree: float) -> torch.Tensor:
+    """Where a camera model explains the source: 1 where its past can be copied, else 0.
+
+    The previous source moved by the model must match the current one within
+    ``tolerance`` (mean abs over 3x3 pixels), and the local flow ``back`` must
+    agree with the model within ``agree`` pixels (of the flow): a slowly
+    walking person in flat clothes matches a still camera's picture, but
+    the flow sees it move, and its strokes must move with it. The map is
+    then eroded by one pixel.
+
+    Shape:
+        cur, prev ``(1, 1, h, w)``; back ``(1, 2, h, w)``; model ``(4,)`` -> ``(1, 1, h, w)``.
+    """
+    model_flow = camera_flow(model, tuple(cur.shape[-2:]), size).to(cur.device)
+    moved, _ = _warp(prev, model_flow)
+    holds = _local_diff(cur, moved) < tolerance
+    if agree > 0:
+        holds &= (back - model_flow).square().sum(1, keepdim=True) < agree**2
+    # Eroded by a pixel: the 3x3 difference lets a moving edge's neighbours pass, and they would keep its trail.
+    return -F.max_pool2d(-holds.to(cur.dtype), 3, 1, 1)
+
+
+def lanczos_taps(n: int, scale: float, shift: float, a: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where and how much to sample a line of ``n`` pixels at ``scale * j + shift`` (pixel centres) by Lanczos-``a``.
+
+    Edges repeated; each point's weights sum to 1. Lanczos, not bicubic: a
+    copy is resampled frame after frame, and bicubic's blur piles up (on the
+    moving camera the style fraction moved +31% against +3%, ``bench_glued``).
+
+    Shape:
+        -> index ``(2a, n)`` long and weight ``(2a, n)`` float64: ``out[j] = sum_k weight[k, j] * x[index[k, j]]``.
+    """
+    q = scale * torch.arange(n, dtype=torch.float64) + shift
+    x0 = q.floor()
+    index, weight = [], []
+    for k in range(-a + 1, a + 1):
+        d = q - (x0 + k)
+        pd = math.pi * d
+        weight.append(torch.where(d.abs() < 1e-9, torch.ones_like(d),
+                                  a * torch.sin(pd) * torch.sin(pd / a) / (pd * pd).clamp_min(1e-18)))
+        index.append((x0 + k).clamp(0, n - 1).long())
+    weight = torch.stack(weight)
+    return torch.stack(index), weight / weight.sum(0, keepdim=True)
+
+
+def _taps_matrix(n: int, scale: float, shift: float, device: torch.device) -> torch.Tensor:
+    """:func:`lanczos_taps` as an ``(n, n)`` float32 matrix: one product resamples a whole axis.
+
+    Six nonzeros a row, but a dense product is still the cheapest on a CPU
+    (6 ms for both axes of a 384x288 frame on one thread, against 18 ms for
+    six gathers per axis).
+    """
+    index, weight = lanczos_taps(n, scale, shift)
+    return torch.zeros(n, n, dtype=torch.float64).scatter_add_(1, index.T, weight.T).to(device, torch.float32)
+
+
+def camera_carry(past: torch.Tensor, model: torch.Tensor, still: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+    """``past`` resampled by a camera model (pixels of ``past``), and where the model's positions fall inside it.
+
+    A model that moves no pixel by more than ``still`` (a fixed camera's fit
+    wobbles by a few hundredths of a pixel) is taken as none: the copy is
+    then exact, with no resampling to pile up.
+
+    Shape:
+        past ``(1, C, H, W)``; model ``(4,)`` -> ``(1, C, H, W)`` and ``(1, 1, H, W)``.
+    """
+    h, w = past.shape[-2:]
+    sx, tx, sy, ty = model.tolist()
+    moves = max(abs(sx - 1) * (w - 1) / 2 + abs(tx + (sx - 1) * (w - 1) / 2),
+                abs(sy - 1) * (h - 1) / 2 + abs(ty + (sy - 1) * (h - 1) / 2))
+    if moves < still:
+        return past, torch.ones_like(past[:, :1])
+    # A zoom and a shift per axis are separable: two small products, where a general warp gathers 36 taps a pixel.
+    out = (_taps_matrix(h, sy, ty, past.device) @ past.float() @ _taps_matrix(w, sx, tx, past.device).T)
+    out = out.clamp_(0, 1).to(past.dtype)
+    px = sx * torch.arange(w, dtype=torch.float64) + tx
+    py = sy * torch.arange(h, dtype=torch.float64) + ty
+    inside = ((py >= 0) & (py <= h - 1))[:, None] & ((px >= 0) & (px <= w - 1))[None, :]
+    return out, inside.to(past.device, past.dtype)[None, None]
+
+
 # --------------------------------------------------------------------------- #
 # The state a render loop carries from batch to batch
 # --------------------------------------------------------------------------- #
@@ -833,13 +1011,19 @@ class Motion:
     grid, which the encoder and decoder reproduce exactly. ``flow`` and
     ``weight`` are then those of the shifted frames.
 
+    ``camera`` and ``carry`` (where :attr:`TemporalSettings.carry`): each
+    frame's camera model from its predecessor (:func:`fit_camera`), in
+    pixels of the working size and in the frames' grid-phase coordinates
+    (NaN where there is none: a fresh frame, too little consistent flow),
+    and where it explains the source (:func:`camera_holds`).
+
     ``still`` (where :attr:`TemporalSettings.still`) is each pixel's
     :func:`stillness` (of the shifted frames too), which moves the blends'
     weights from ``features`` and ``output`` towards ``still_features`` and
     ``still_output``.
 
     Shape:
-        flow ``(B, 2, h, w)``, weight and still ``(B, 1, h, w)``, shift ``(B, 2)``.
+        flow ``(B, 2, h, w)``, weight, still and carry ``(B, 1, h, w)``, shift ``(B, 2)``, camera ``(B, 4)``.
     """
 
     fresh: tuple[bool, ...]
@@ -848,6 +1032,8 @@ class Motion:
     consistent: tuple[float, ...] = ()
     shift: torch.Tensor | None = None
     still: torch.Tensor | None = None
+    camera: torch.Tensor | None = None
+    carry: torch.Tensor | None = None
 
 
 def _maps_at(motion: Motion, size: tuple[int, int], pool: bool = False
@@ -922,8 +1108,9 @@ class Temporal:
                              None if regrid is None else tuple(bool(f) for f in regrid))
 
     def regrid(self, indices: Sequence[int]) -> list[bool]:
-        """Per frame index in the video: does the grid phase lock start again there (``phase_period``)."""
-        return [self.settings.phase and i % self.settings.phase_period == 0 for i in indices]
+        """Per frame index in the video: does the grid phase lock (and the carry's memory) start again there (``phase_period``)."""
+        s = self.settings
+        return [(s.phase or s.carry > 0) and i % s.phase_period == 0 for i in indices]
 
     def motion(self, frames: torch.Tensor, new_shot: Sequence[bool] | None = None,
                masks: Sequence[torch.Tensor | None] | None = None, regrid: Sequence[bool] | None = None) -> Motion:
@@ -959,6 +1146,7 @@ class Temporal:
         prev = torch.cat([self._grey if self._grey is not None else grey[:1], grey[:-1]])
         has_prev = [self._grey is not None] + [True] * (b - 1)
         both = flow_both_ways(grey, prev, s.flow_method)
+        raw = both  # the local flow, before the snap: the camera model needs its zoom
         if s.snap > 0:
             both, moved = _snap(both, torch.cat([grey, prev]), torch.cat([prev, grey]), s.snap)
             prev_w = moved[:b]  # the previous source warped by the snapped backward flow
@@ -967,13 +1155,22 @@ class Temporal:
         back, fwd = both[:b], both[b:]
         ok = consistent(back, fwd)
         weight = blend_weight(grey, prev_w, ok, s.tolerance)
+        region = None
         if masks is not None or self._region is not None:
-            weight = weight * self._region_kept(masks or [None] * b, (h, w), weight)
+            region = self._region_kept(masks or [None] * b, (h, w), weight)
+            weight = weight * region
         frac = ok.float().mean((1, 2, 3)).tolist()
-        fresh = tuple(starts[i] or not has_prev[i] or frac[i] < s.min_consistent for i in range(b))
+        again = regrid if regrid is not None else [False] * b
+        # A copy never forgets: with the carry on, the whole memory starts again with the grid phase.
+        fresh = tuple(starts[i] or not has_prev[i] or frac[i] < s.min_consistent or (s.carry > 0 and bool(again[i]))
+                      for i in range(b))
         keep = torch.tensor([0.0 if f else 1.0 for f in fresh], device=weight.device).reshape(b, 1, 1, 1)
         self._grey = grey[-1:].clone()
         weight = weight * keep
+        camera = carry = None
+        if s.carry > 0:
+            camera, carry = self._cameras(raw, grey, prev, fresh, (frames.shape[-2], frames.shape[-1]))
+            carry = carry * keep if region is None else carry * keep * region
         # A fresh frame has no past to keep (and, with no predecessor, compares with itself: "still").
         still = stillness(back, grey, prev_w, s.still_motion, s.still_tolerance) * keep if s.still else None
         shift = None
@@ -981,13 +1178,44 @@ class Temporal:
             # A frame that keeps nothing of the past (a cut, every mask changed) has nothing to line up with:
             # it starts at phase 0, as it would on its own.
             empty = (weight.flatten(1).amax(1) < 1e-6).tolist()
-            again = regrid if regrid is not None else [False] * b
             restart = [f or bool(r) or e for f, r, e in zip(fresh, again, empty)]
-            # The stillness rides along with the weight: the same warp to the shifted frames.
-            maps = weight if still is None else torch.cat([weight, still], 1)
+            # The stillness and the carry's map ride along with the weight: the same warp to the shifted frames.
+            maps = torch.cat([m for m in (weight, still, carry) if m is not None], 1)
+            before = self._shift if self._shift is not None else torch.zeros(2, device=back.device)
             back, maps, shift = self._lock_phase(back, maps, ok, restart, (frames.shape[-2], frames.shape[-1]))
-            weight, still = maps[:, :1], (None if still is None else maps[:, 1:])
-        return Motion(fresh, back, weight, tuple(frac), shift, still)
+            weight, rest = maps[:, :1], maps[:, 1:]
+            if still is not None:
+                still, rest = rest[:, :1], rest[:, 1:]
+            if carry is not None:
+                carry = rest
+                # Frame t is sampled at p + s_t, its predecessor at p + s_{t-1}: the model, in those coordinates.
+                prev_shift = torch.cat([before[None], shift[:-1]]).double().cpu()
+                cur = shift.double().cpu()
+                camera = camera.clone()
+                camera[:, 1] += camera[:, 0] * cur[:, 0] - prev_shift[:, 0]
+                camera[:, 3] += camera[:, 2] * cur[:, 1] - prev_shift[:, 1]
+        return Motion(fresh, back, weight, tuple(frac), shift, still, camera, carry)
+
+    def _cameras(self, both: torch.Tensor, grey: torch.Tensor, prev: torch.Tensor, fresh: Sequence[bool],
+                 size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each frame's camera model (:func:`fit_camera`, on the flow the forward-backward check trusts) and map.
+
+        Shape:
+            both ``(2B, 2, h, w)`` (backward first), grey and prev ``(B, 1, h, w)`` -> ``(B, 4)``, ``(B, 1, h, w)``.
+        """
+        b = grey.shape[0]
+        ok = consistent(both[:b], both[b:])
+        models, holds = [], []
+        for i in range(b):
+            if fresh[i] or int(ok[i].sum()) < 16:
+                models.append(torch.full((4,), math.nan, dtype=torch.float64))
+                holds.append(torch.zeros_like(grey[i : i + 1]))
+                continue
+            model = fit_camera(both[i : i + 1], ok[i, 0], size)
+            models.append(model)
+            holds.append(camera_holds(grey[i : i + 1], prev[i : i + 1], both[i : i + 1], model, size,
+                                      self.settings.carry, self.settings.carry_agree))
+        return torch.stack(models), torch.cat(holds)
 
     def _lock_phase(self, back: torch.Tensor, weight: torch.Tensor, ok: torch.Tensor, restart: Sequence[bool],
                     size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -1159,15 +1387,17 @@ class Temporal:
         """
         s = self.settings
         self._check(motion, frames)
-        if s.output == 0 or motion.flow is None:
+        if (s.output == 0 and motion.carry is None) or motion.flow is None:
             return self._unshift(frames, motion)
         flows, weights, still = _maps_at(motion, tuple(frames.shape[-2:]))
+        carry = None if motion.carry is None else F.interpolate(motion.carry, size=tuple(frames.shape[-2:]),
+                                                                mode="bilinear", align_corners=False)
         out = []
         for i in range(frames.shape[0]):
             o = frames[i : i + 1]
             if motion.fresh[i]:
                 self._out = None
-            if self._out is not None:
+            if self._out is not None and s.output > 0:
                 past, _ = _warp(self._out, flows[i : i + 1], s.resample)
                 past = past.clamp(0, 1).to(o.dtype)
                 wgt = (_cap(s.output, s.still_output, still, i) * weights[i : i + 1]).to(o.dtype)
@@ -1181,6 +1411,9 @@ class Temporal:
                     # Judged on the decoder's own frame, not the blend: is this a wobble of the old strokes?
                     copy = _copied(decoded, past, (still[i : i + 1] * weights[i : i + 1]).to(o.dtype), s.still_copy)
                     o = torch.lerp(o, past, copy)
+            if carry is not None and self._out is not None and not bool(motion.camera[i].isnan().any()):
+                carried, inside = camera_carry(self._out, motion.camera[i])
+                o = torch.lerp(o, carried.to(o.dtype), (carry[i : i + 1] * inside).to(o.dtype))
             self._out = o
             out.append(o)
         return self._unshift(torch.cat(out), motion)

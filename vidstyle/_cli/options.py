@@ -133,6 +133,10 @@ def steady_options():
         click.option("--steady-strength", type=float, default=SteadySettings.strength, show_default=True,
                      help="How much of the previous frame is kept, 0-1: 1 the steadiest; lower lets more flicker "
                           "through."),
+        click.option("--steady-carry/--no-steady-carry", "steady_carry", default=SteadySettings.carry,
+                     show_default=True,
+                     help="Also copy the previous frame along the camera (a pan or zoom fitted to the flow) where "
+                          "that explains the picture: much steadier, at some cost to slowly moving people."),
     )
 
 

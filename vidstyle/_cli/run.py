@@ -59,9 +59,8 @@ def style_settings(styles, weights, alpha, preserve_color, masks, color_method, 
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @handle_errors
 def run(input_path, styles, weights, alpha, preserve_color, masks, color_method, timeline, edit, transition, size, device,
-        backend, quality, batch, steady, steady_strength, output, overwrite, codec, crf, preset, pix_fmt, start, end, frames, fps,
-        transfer, shots_cache, quiet,
-        as_json) -> None:
+        backend, quality, batch, steady, steady_strength, steady_carry, output, overwrite, codec, crf, preset, pix_fmt,
+        start, end, frames, fps, transfer, shots_cache, quiet, as_json) -> None:
     """Restyle a video after one or more style images; audio is copied untouched.
 
     INPUT and -o may be numbered image sequences: plate.%04d.exr or
@@ -80,7 +79,7 @@ def run(input_path, styles, weights, alpha, preserve_color, masks, color_method,
     # With an edit and nothing else, the edit's style markers are the timeline.
     style = None if edit is not None and not styles and timeline is None else style_settings(
         styles, weights, alpha, preserve_color, masks, color_method, timeline, transition)
-    steadiness = SteadySettings(steady, steady_strength)
+    steadiness = SteadySettings(steady, steady_strength, steady_carry)
     with FrameProgress("stylizing", quiet=quiet or as_json) as bar:
         result = stylize_video(
             input_path, output, style, model=ModelSettings(size, device, batch, backend, quality),

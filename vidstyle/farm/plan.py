@@ -97,7 +97,7 @@ _STYLE_KEYS = {"style": str, "styles": list, "weights": list, "alpha": (int, flo
 _MODEL_KEYS = {"size": int, "device": str, "batch": int, "backend": str, "quality": str}
 _ENCODE_KEYS = {"codec": str, "crf": int, "preset": str, "pix_fmt": str, "x264_params": str}
 _SEQUENCE_KEYS = {"fps": (int, float, str), "transfer": str}
-_STEADY_KEYS = {"steady": bool, "steady_strength": (int, float)}
+_STEADY_KEYS = {"steady": bool, "steady_strength": (int, float), "steady_carry": bool}
 _RENDER_KEYS = {"name": str, "input": str, "output": str, "edit": str, "warmup": int, **_STYLE_KEYS, **_MODEL_KEYS,
                 **_ENCODE_KEYS, **_SEQUENCE_KEYS, **_STEADY_KEYS}
 _JOB_KEYS = {"chunk_frames", "defaults", "render"}
@@ -396,7 +396,8 @@ def _spec(d: dict[str, Any], base: Path, where: str) -> RenderSpec:
         model = ModelSettings(**{k: d[k] for k in _MODEL_KEYS if k in d})
         encode = EncodeSettings(**{k: d[k] for k in _ENCODE_KEYS if k in d})
         sequence = SequenceSettings(**{k: d[k] for k in _SEQUENCE_KEYS if k in d})
-        steady = SteadySettings(d.get("steady", SteadySettings.enabled), d.get("steady_strength", SteadySettings.strength))
+        steady = SteadySettings(d.get("steady", SteadySettings.enabled), d.get("steady_strength", SteadySettings.strength),
+                                d.get("steady_carry", SteadySettings.carry))
         warmup = d.get("warmup", DEFAULT_WARMUP)
         if warmup < 0:
             raise SettingsError(f"warmup must be a whole number of frames, at least 0, got {warmup}", settings="warmup")
@@ -421,7 +422,7 @@ def _aligned(chunk_frames: int, batch: int) -> int:
     return max(batch, math.ceil(chunk_frames / batch) * batch)
 
 
-def warmup_from(start: int, warmup: int, resets: Any, batch: int) -> int:
+def warmup_from(start: int, warmup: int, resets: Any, batch: int, restart_every: int = 0) -> int:
     """The first frame a chunk starting at ``start`` renders, for a warm-up of ``warmup`` frames.
 
     ``warmup`` frames before ``start`` (a multiple of ``batch``, so that the
@@ -431,12 +432,22 @@ def warmup_from(start: int, warmup: int, resets: Any, batch: int) -> int:
     that holds the last of them: the memory at ``start`` is then exactly a
     single run's.
 
+    With ``restart_every`` (the temporal stage's carry is on: its memory
+    starts again at every multiple of it, :attr:`vidstyle.temporal.TemporalSettings.carry`),
+    the memory reaches back to the last of those however long ago, so the
+    warm-up starts there, whatever ``warmup`` says (above 0): a chunk that
+    starts on one needs none.
+
     >>> warmup_from(40, 16, {30}, 4), warmup_from(40, 16, (), 4), warmup_from(8, 16, (), 4)
     (28, 24, 0)
+    >>> warmup_from(250, 16, (), 4, 240), warmup_from(240, 16, (), 4, 240), warmup_from(300, 16, {290}, 4, 240)
+    (240, 240, 288)
     """
     if start <= 0 or warmup <= 0:
         return start
     first = max(0, start - warmup)
+    if restart_every:
+        first = (start - start % restart_every) // batch * batch
     inside = [r for r in resets if first < r <= start]
     if inside:
         first = max(first, max(inside) // batch * batch)
@@ -531,8 +542,10 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
     shots_d = None if shots is None else shots.to_dict()
     batch = spec.model.batch or 1
     size = _aligned(chunk_frames, batch)
-    warmup = 0
+    warmup = restart = 0
     if spec.steady.on:
+        temporal = spec.steady.temporal()
+        restart = temporal.phase_period if temporal.carry > 0 else 0
         # The grid phase needs no long warm-up: a chunk follows the flow from the phase's last restart
         # before its warm-up (vidstyle.render._warm_up).
         warmup = math.ceil(spec.warmup / batch) * batch
@@ -546,7 +559,7 @@ def _plan_render(spec: RenderSpec, number: int, chunk_frames: int, first_index: 
     for k, start in enumerate(range(0, n, size)):
         stop = min(n, start + size)
         chunks.append(ChunkPlan(first_index + k, rid, k, start, stop, all_pts[start], f"{rid}/chunk-{k:04d}{ext}",
-                                warmup_from(start, warmup, resets, batch)))
+                                warmup_from(start, warmup, resets, batch, restart)))
     plan = RenderPlan(
         id=rid, spec=spec, key=key, input_identity=identity, files=files, frames=n,
         fps=f"{Fraction(info.fps).numerator}/{Fraction(info.fps).denominator}",
