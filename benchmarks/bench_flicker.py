@@ -373,10 +373,14 @@ def shot_starts(clip: Clip, count: int) -> list[bool]:
 def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int, methods: dict[str, TemporalSettings],
              batch: int, every: int, split: bool = False,
              stages: dict[str, Callable[[TemporalSettings], Temporal]] | None = None,
-             inner: Quality | None = None) -> tuple[list[Row], dict]:
+             inner: Quality | None = None, product: bool = False) -> tuple[list[Row], dict]:
     """Each method's rows on ``clip`` (and the clip's facts). ``stages`` names another output stage than
     :class:`Temporal` for some methods (a prototype measured beside the product's); ``inner`` scores the same
-    results a second time (``Row.inner``: another margin), so that the clip is not rendered twice for it."""
+    results a second time (``Row.inner``: another margin), so that the clip is not rendered twice for it.
+
+    The model is the float32 encoder and decoder, unless ``product``: then every method runs through
+    :meth:`Stylizer.stylize` with the temporal hooks, on ``st``'s backend, as a render does (the frames come
+    back at the clip's size and are scored at the working size, resized down)."""
     src = read_frames(clip.path, clip.first, count)
     n = src.shape[0]
     h0, w0 = src.shape[-2:]
@@ -403,6 +407,17 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
         key = ((feature_path, NO_RESET in name)
                if settings.stats > 0 or settings.features > 0 or settings.source > 0 or settings.phase else None)
         state = (stages or {}).get(name, Temporal)(settings)
+        if product:
+            outs = []
+            for i in range(0, n, batch):
+                sl = slice(i, i + batch)
+                regrid = state.regrid(range(clip.first + i, clip.first + min(i + batch, n)))
+                hooks = state.hooks(flags[sl], regrid=regrid) if settings.needs_flow or settings.stats else None
+                outs.append(st.stylize(src[sl], look, hooks=hooks).float())
+            out = torch.cat(outs).clamp(0, 1)
+            _score(rows, outputs, bands, name, clip, out, resize(out, (h, w)).clamp(0, 1), small, measure, floor,
+                   quality, inner, every, cut_local, split)
+            continue
         if key is not None and key in decoded:
             feature_state = None
         else:
@@ -426,25 +441,33 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
         if decs:
             decoded[key] = torch.cat(decs)
         out_small = torch.cat(outs)
-        out = resize(out_small, (h0, w0)).clamp(0, 1)
-        outputs[name] = out
-        err = measure.error(out)
-        if split:
-            bands[name] = measure.by_motion(out)
-        scores = [quality.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in range(0, n, every)]
-        trace = None
-        if cut_local and "off" in outputs:
-            trace = max(float((out[c] - outputs["off"][c]).abs().mean()) * 255 for c in cut_local)
-        both = None
-        if inner is not None:
-            more = [inner.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in range(0, n, every)]
-            both = (statistics.mean(s for s, _ in more), statistics.mean(f for _, f in more))
-        rows.append(Row(clip.name, name, err / floor, err, statistics.mean(s for s, _ in scores),
-                        statistics.mean(f for _, f in scores), trace, both))
+        _score(rows, outputs, bands, name, clip, resize(out_small, (h0, w0)).clamp(0, 1), out_small, small, measure,
+               floor, quality, inner, every, cut_local, split)
     info = {"frames": n, "size": f"{w0}x{h0}", "work": f"{w}x{h}", "floor": floor, "coverage": measure.coverage(),
             "cuts_true": [clip.first + c for c in cut_local], "cuts_found": [clip.first + i for i, s in enumerate(starts) if s and i],
             "check": check, "first": clip.first, "bands": bands}
     return rows, info
+
+
+def _score(rows: list, outputs: dict, bands: dict, name: str, clip: Clip, out: torch.Tensor, out_small: torch.Tensor,
+           small: torch.Tensor, measure: Measure, floor: float, quality: Quality, inner: Quality | None, every: int,
+           cut_local: list[int], split: bool) -> None:
+    """One method's row: the warping error of ``out`` (the clip's size), the scores of ``out_small`` (working size)."""
+    n = out.shape[0]
+    outputs[name] = out
+    err = measure.error(out)
+    if split:
+        bands[name] = measure.by_motion(out)
+    scores = [quality.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in range(0, n, every)]
+    trace = None
+    if cut_local and "off" in outputs:
+        trace = max(float((out[c] - outputs["off"][c]).abs().mean()) * 255 for c in cut_local)
+    both = None
+    if inner is not None:
+        more = [inner.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in range(0, n, every)]
+        both = (statistics.mean(s for s, _ in more), statistics.mean(f for _, f in more))
+    rows.append(Row(clip.name, name, err / floor, err, statistics.mean(s for s, _ in scores),
+                    statistics.mean(f for _, f in scores), trace, both))
 
 
 # --------------------------------------------------------------------------- #
@@ -484,7 +507,7 @@ def machine() -> str:
 
 
 def temporal_study(args) -> str:
-    st = Stylizer(device=args.device, size=args.size)
+    st = Stylizer(device=args.device, size=args.size, backend=args.backend or ModelSettings.backend)
     quality = Quality(st, args.style, args.margin)
     everything = {**METHODS, **EXTRA_METHODS}
     methods = {k: v for k, v in everything.items() if k in args.methods} if args.methods else dict(METHODS)
@@ -495,7 +518,7 @@ def temporal_study(args) -> str:
             if args.clips and clip.name not in args.clips:
                 continue
             r, info = run_clip(st, quality, args.style, clip, args.frames, methods, args.batch, args.eval_every,
-                               args.split)
+                               args.split, product=args.backend is not None)
             rows += r
             infos[clip.name] = info
             print(f"{clip.name}: { {k: v for k, v in info.items() if k != 'bands'} }", file=sys.stderr)
@@ -511,7 +534,9 @@ def temporal_study(args) -> str:
         f"Command: `python benchmarks/bench_flicker.py {' '.join(args.argv)}`",
         "",
         f"- style: {args.style.name}; working size {st.size}; device {st.device}; batch {args.batch}; "
-        f"decoder {decoder_id()}",
+        f"decoder {decoder_id()}; model: "
+        + (f"the product's path on backend {st.backend.name} (`--backend {args.backend}`; the cost column is still "
+           "the float32 modules')" if args.backend else "the float32 encoder and decoder"),
         f"- {machine()}; training processes paused while measuring: {paused.pids or 'none listed'}",
         f"- {seconds:.0f} s for the whole study",
         "",
@@ -683,6 +708,9 @@ def main() -> None:
     ap.add_argument("--section", default="temporal", help="the section of --out this run rewrites")
     ap.add_argument("--split", action="store_true",
                     help="also where the warping error sits: still, slow and moving pixels of the source")
+    ap.add_argument("--backend", default=None,
+                    help="run every method through the product's path (Stylizer.stylize with the temporal hooks) on "
+                         "this backend (auto, torch, bf16, onnx); default: the float32 encoder and decoder")
     ap.add_argument("--margin", type=int, default=0,
                     help="structure and style without this many pixels of every side (default: the whole frame)")
     ap.add_argument("--colour", action="store_true", help="the colour preservation study instead")
