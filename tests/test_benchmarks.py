@@ -236,13 +236,14 @@ def test_bench_flicker_product_path_matches_the_float32_modules_on_the_torch_bac
     from vidstyle.stylize import Stylizer
     from vidstyle.temporal import TemporalSettings
 
-    torch.set_grad_enabled(False)
     st = Stylizer(device="cpu", size=64, backend="torch")
     clip = bench_flicker.CLIPS[1]  # the moving camera: phase lock and blends all at work
     methods = {"off": bench_flicker.OFF, "default": TemporalSettings()}
     quality = bench_flicker.Quality(st, bench_flicker.DEFAULT_STYLE)
-    modules, _ = bench_flicker.run_clip(st, quality, bench_flicker.DEFAULT_STYLE, clip, 6, methods, 2, 2)
-    product, _ = bench_flicker.run_clip(st, quality, bench_flicker.DEFAULT_STYLE, clip, 6, methods, 2, 2, product=True)
+    with torch.no_grad():
+        modules, _ = bench_flicker.run_clip(st, quality, bench_flicker.DEFAULT_STYLE, clip, 6, methods, 2, 2)
+        product, _ = bench_flicker.run_clip(st, quality, bench_flicker.DEFAULT_STYLE, clip, 6, methods, 2, 2,
+                                            product=True)
     for a, b in zip(modules, product):
         assert a.method == b.method and a.ratio == pytest.approx(b.ratio, rel=1e-3), (a, b)
     assert product[1].ratio < 0.7 * product[0].ratio  # and the hooks did steady it
