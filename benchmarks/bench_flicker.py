@@ -392,9 +392,12 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
     small = resize(src, (h, w))
     s_mean, s_std = quality.targets[-1]
 
-    # The encoder once per clip; the check that this is the product's path.
-    feats = torch.cat([st.encoder.encode(small[i : i + batch]).float() for i in range(0, n, batch)])
-    plain = torch.cat([st.decoder(adain(feats[i : i + batch], s_mean, s_std)).float().clamp(0, 1) for i in range(0, n, batch)])
+    # The encoder once per clip (the product path needs only the first batch, for the check); the check that
+    # the float32 modules are the product's path, up to its backend.
+    upto = batch if product else n
+    feats = torch.cat([st.encoder.encode(small[i : i + batch]).float() for i in range(0, upto, batch)])
+    plain = torch.cat([st.decoder(adain(feats[i : i + batch], s_mean, s_std)).float().clamp(0, 1)
+                       for i in range(0, upto, batch)])
     look = st.look([style])
     check = float((st.stylize(src[:batch], look) - resize(plain[:batch], (h0, w0)).clamp(0, 1)).abs().max())
 

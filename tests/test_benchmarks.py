@@ -230,6 +230,7 @@ def test_bench_glued_fits_the_camera_move_from_the_flow() -> None:
 
 
 def test_bench_flicker_product_path_matches_the_float32_modules_on_the_torch_backend() -> None:
+    pytest.importorskip("cv2", reason="bench_flicker's measure (DIS flow) needs pip install -e '.[bench]'")
     import torch
 
     import bench_flicker
