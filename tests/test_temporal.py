@@ -16,6 +16,7 @@ from vidstyle.temporal import (
     camera_carry,
     camera_flow,
     camera_holds,
+    camera_moves,
     consistent,
     contrast_blend,
     dis_flow,
@@ -698,3 +699,53 @@ def test_the_carry_leaves_a_moving_object_no_trail():
     _, plain, _ = run(Temporal(TemporalSettings.off()), frames, 3)
     vacated = (slice(None), slice(20, 40), slice(10 + 8 * 4, 10 + 8 * 5))
     assert float((outs[5][vacated] - plain[5][vacated]).abs().mean()) < 0.03
+
+
+def test_with_a_still_camera_the_carry_lets_the_strokes_around_a_person_who_moved_on_fade():
+    background = 0.3 + 0.2 * texture(22)[..., :H, :W]
+    n = 14
+    decoded, holds = [], []
+    for i in range(n):
+        x = 10 + 2 * i  # someone walking slowly through a still shot
+        d = background.clone()
+        # The decoder's strokes around them reach past their outline (a halo of 6 px).
+        d[..., 14:46, max(0, x - 6) : x + 26] += 0.3
+        d[..., 20:40, x : x + 20] = 0.9
+        decoded.append(d.clamp(0, 1))
+        held = torch.ones(1, 1, H, W)
+        held[..., 20:40, max(0, x - 8) : x + 20] = 0  # the source changed where they are and where they were
+        holds.append(held)
+    still = torch.tensor([[1.0, 0.0, 1.0, 0.0]], dtype=torch.float64)  # the camera stands still
+
+    def render(settings):
+        state, outs = Temporal(settings), []
+        for i in range(n):
+            motion = Motion((i == 0,), torch.zeros(1, 2, H, W), holds[i] * (i > 0), (1.0,), None, None,
+                            still, holds[i] * (i > 0))
+            outs.append(state.output(decoded[i], motion))
+        return torch.cat(outs)
+
+    settings = TemporalSettings(features=0.0, output=0.8, contrast=0, carry=0.02)
+    kept, faded = render(replace(settings, carry_near=0)), render(settings)
+    # x 4-10 was halo in frames 0-3 and background since: a plain copy keeps the halo for good; near what is
+    # not carried the copy waits for the decoder to redraw it alike, and the output blend lets the halo fade.
+    left = (slice(None), slice(14, 20), slice(4, 10))
+    halo_kept = float((kept[-1][left] - decoded[-1][0][left]).abs().mean())
+    halo_faded = float((faded[-1][left] - decoded[-1][0][left]).abs().mean())
+    assert halo_kept > 0.25 and halo_faded < 0.5 * halo_kept, (halo_kept, halo_faded)
+    # Away from them the still background is copied as before.
+    far = (slice(None), slice(50, 70), slice(0, 90))
+    assert torch.equal(faded[-1][far], kept[-1][far])
+    # A moving camera's copy is resampled, and a partial copy would blend strokes away: no gate there.
+    assert camera_moves(torch.tensor([1.0, 0.5, 1.0, 0.0], dtype=torch.float64), (H, W)) == 0.5
+    assert camera_moves(still[0], (H, W)) == 0.0
+
+
+@pytest.mark.parametrize("k", [1, 3, 15, 31, 33])
+def test_window_max_equals_max_pooling_to_the_bit(k):
+    from vidstyle.temporal import _window_max
+
+    x = torch.rand(2, 1, 37, 50, generator=torch.Generator().manual_seed(k))
+    x[x < 0.7] = 0  # a map: mostly nothing, some spots
+    want = F.max_pool2d(F.max_pool2d(x, (1, k), 1, (0, k // 2)), (k, 1), 1, (k // 2, 0))
+    assert torch.equal(_window_max(_window_max(x, k, -1), k, -2), want)

@@ -294,11 +294,10 @@ class SteadySettings:
         carry: also copy the past along the camera where a camera model (a
             pan and a zoom) fitted to the flow explains the source
             (:attr:`vidstyle.temporal.TemporalSettings.carry`, its tolerance
-            scaled by the strength). Much steadier (the warping error of the
-            sample clips from about 1.7-2.1 to 1.3-1.5 times the source's),
-            but a copy also keeps the strokes the decoder drew around a
-            person after the person has moved on, which costs some of the
-            structure and style that the default keeps within 3%. The whole
+            scaled by the strength). Steadier (the warping error of the
+            sample clips from 1.7-2.1 to 1.3-1.6 times the source's), but the
+            copied strokes cost some of the style that the default keeps
+            within 3% (4.6-4.7% on two of them, against 0.9-3.0%). The whole
             memory then starts again every ``phase_period`` frames (240), a
             visible redraw, so that a farm chunk can match a single render
             exactly. Off by default (benchmarks/RESULTS-flicker.md, carry-512).

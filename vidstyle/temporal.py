@@ -51,8 +51,12 @@ steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``
   source (:func:`camera_holds`), the previous output resampled by it
   (:func:`camera_carry`: separable Lanczos, exact for a still camera)
   replaces the blended one. Much steadier, but the decoder's strokes
-  around a person reach past its silhouette, and a copy keeps them after
-  the person has moved on: the fixed camera's structure pays for it. A copy
+  around a person reach past its silhouette, and a copy would keep them
+  after the person has moved on; so with a camera that stands still, near
+  what the carry leaves out, the past is copied only where the decoder
+  redrew it alike (``carry_near``, ``carry_redraw``), and the old strokes
+  there fade with the output blend. The fixed camera's structure still pays
+  a little for the steadiness. A copy
   never forgets, so with the carry the whole memory starts again at every
   ``phase_period``-th frame, and a farm chunk that warms up from there
   matches a single render exactly.
@@ -79,10 +83,10 @@ chunk of a fixed camera needs a warm-up of 64 frames to meet a single render
 within 40 dB at the default size (a moving camera 48 or fewer). A moving camera
 has no still pixels; its structure cost is mostly the grid phase lock's two
 resamples, and a snap slack of 0.001 rather than 0.002 keeps it under 3%.
-The camera carry is off: it brings the three sample clips to 1.3-1.5 times
-the source's flicker, against the default's 1.7-2.1, but moves the fixed
-camera's structure 4.4% and the other clips' style fraction 4-5% from
-unsteadied, over the 3% the default keeps (``carry-512`` in the results).
+The camera carry is off: it brings the three sample clips to 1.3-1.6 times
+the source's flicker, against the default's 1.7-2.1, but moves the moving
+camera's and the cut clip's style fraction 4.6-4.7% from unsteadied, over
+the 3% the default keeps (``carry-512`` in the results).
 
 Every cut resets the memory: the render loop says where shots start (the shot
 list, timeline cuts, a farm chunk's first frame), and a frame whose flow
@@ -150,6 +154,7 @@ __all__ = [
     "camera_holds",
     "lanczos_taps",
     "camera_carry",
+    "camera_moves",
     "FLOW_METHODS",
 ]
 
@@ -270,6 +275,15 @@ class TemporalSettings:
             more than this (pixels of the flow size), nothing is copied (a
             person walking slowly in flat clothes matches a still camera's
             picture, but not its flow); 0: the picture alone decides.
+        carry_near, carry_redraw: with a camera that stands still, within
+            ``carry_near // 2`` pixels (of the working size; odd, 0: off) of
+            what the carry leaves out, the past is copied only as far as the
+            decoder redrew it alike: ``exp(-(d / carry_redraw)^2)`` of the
+            mean abs difference over 3x3 pixels and the channels. The
+            decoder's strokes around a person reach past its silhouette;
+            without this, a copy keeps that halo after the person has moved
+            on. Not with a moving camera: its carried strokes are resampled,
+            and a partial copy there is a blend that washes them out.
     """
 
     stats: float = 0.0
@@ -295,6 +309,8 @@ class TemporalSettings:
     still_copy: float = 0.04
     carry: float = 0.0
     carry_agree: float = 0.0
+    carry_near: int = 31
+    carry_redraw: float = 0.16
 
     @property
     def still(self) -> bool:
@@ -332,8 +348,11 @@ class TemporalSettings:
             raise ValueError(f"still copy tolerance must be at least 0, got {self.still_copy}")
         if self.phase_period < 1:
             raise ValueError(f"phase period must be at least 1 frame, got {self.phase_period}")
-        if not (self.carry >= 0 and self.carry_agree >= 0):
-            raise ValueError(f"carry tolerances must be at least 0, got {self.carry}, {self.carry_agree}")
+        if not (self.carry >= 0 and self.carry_agree >= 0 and self.carry_redraw > 0):
+            raise ValueError(f"carry tolerances must be at least 0 (redraw above 0), got {self.carry}, "
+                             f"{self.carry_agree}, {self.carry_redraw}")
+        if self.carry_near < 0 or (self.carry_near and self.carry_near % 2 == 0):
+            raise ValueError(f"carry_near must be 0 (off) or odd, got {self.carry_near}")
         if self.contrast < 0 or (self.contrast and self.contrast % 2 == 0):
             raise ValueError(f"contrast window must be 0 (off) or odd, got {self.contrast}")
         return self
@@ -458,6 +477,26 @@ def _window_sum(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
         out = part.clone() if out is None else out.add_(part)
         off += 2**j
     return out
+
+
+def _window_max(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
+    """The max over a centred window of ``k`` (odd) along ``dim``, for ``x >= 0`` (edges padded with 0).
+
+    ``F.max_pool2d`` with the same window, to the bit, but by doubling: a
+    window of 2n is the max of two of n, so 31 takes 6 passes, not 31 (max
+    pooling compares every tap: 24 ms for two 384x288 frames on one thread).
+    """
+    r = k // 2
+    n = x.shape[dim]
+    pad = [0, 0] * (x.dim() - 1 - dim % x.dim()) + [r, r]
+    m, width = F.pad(x, pad), 1
+    while width * 2 <= k:
+        m = torch.maximum(m.narrow(dim, 0, m.shape[dim] - width), m.narrow(dim, width, m.shape[dim] - width))
+        width *= 2
+    rest = k - width  # the last window of `width` starts `rest` later: together they cover k
+    if rest:
+        m = torch.maximum(m.narrow(dim, 0, m.shape[dim] - rest), m.narrow(dim, rest, m.shape[dim] - rest))
+    return m.narrow(dim, 0, n)
 
 
 def _box(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -964,7 +1003,18 @@ def _taps_matrix(n: int, scale: float, shift: float, device: torch.device) -> to
     return torch.zeros(n, n, dtype=torch.float64).scatter_add_(1, index.T, weight.T).to(device, torch.float32)
 
 
-def camera_carry(past: torch.Tensor, model: torch.Tensor, still: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+def camera_moves(model: torch.Tensor, size: tuple[int, int]) -> float:
+    """The farthest a camera model (:func:`fit_camera`) moves a pixel of a ``size`` ``(H, W)`` picture, in pixels."""
+    (h, w), (sx, tx, sy, ty) = size, model.tolist()
+    return max(abs(tx), abs((sx - 1) * (w - 1) + tx), abs(ty), abs((sy - 1) * (h - 1) + ty))
+
+
+# A camera model that moves no pixel by more than this is a camera that stands still (a fixed camera's fit
+# wobbles by a few hundredths of a pixel).
+STILL_CAMERA = 0.05
+
+
+def camera_carry(past: torch.Tensor, model: torch.Tensor, still: float = STILL_CAMERA) -> tuple[torch.Tensor, torch.Tensor]:
     """``past`` resampled by a camera model (pixels of ``past``), and where the model's positions fall inside it.
 
     A model that moves no pixel by more than ``still`` (a fixed camera's fit
@@ -976,9 +1026,7 @@ def camera_carry(past: torch.Tensor, model: torch.Tensor, still: float = 0.05) -
     """
     h, w = past.shape[-2:]
     sx, tx, sy, ty = model.tolist()
-    moves = max(abs(sx - 1) * (w - 1) / 2 + abs(tx + (sx - 1) * (w - 1) / 2),
-                abs(sy - 1) * (h - 1) / 2 + abs(ty + (sy - 1) * (h - 1) / 2))
-    if moves < still:
+    if camera_moves(model, (h, w)) < still:
         return past, torch.ones_like(past[:, :1])
     # A zoom and a shift per axis are separable: two small products, where a general warp gathers 36 taps a pixel.
     out = (_taps_matrix(h, sy, ty, past.device) @ past.float() @ _taps_matrix(w, sx, tx, past.device).T)
@@ -1390,8 +1438,12 @@ class Temporal:
         if (s.output == 0 and motion.carry is None) or motion.flow is None:
             return self._unshift(frames, motion)
         flows, weights, still = _maps_at(motion, tuple(frames.shape[-2:]))
-        carry = None if motion.carry is None else F.interpolate(motion.carry, size=tuple(frames.shape[-2:]),
-                                                                mode="bilinear", align_corners=False)
+        carry = near = None
+        if motion.carry is not None:
+            carry = F.interpolate(motion.carry, size=tuple(frames.shape[-2:]), mode="bilinear", align_corners=False)
+            if s.carry_near:
+                # Within carry_near // 2 px of what is not carried: a max over the window, one axis at a time.
+                near = _window_max(_window_max(1 - carry, s.carry_near, -1), s.carry_near, -2)
         out = []
         for i in range(frames.shape[0]):
             o = frames[i : i + 1]
@@ -1413,7 +1465,11 @@ class Temporal:
                     o = torch.lerp(o, past, copy)
             if carry is not None and self._out is not None and not bool(motion.camera[i].isnan().any()):
                 carried, inside = camera_carry(self._out, motion.camera[i])
-                o = torch.lerp(o, carried.to(o.dtype), (carry[i : i + 1] * inside).to(o.dtype))
+                where = carry[i : i + 1] * inside
+                if near is not None and camera_moves(motion.camera[i], tuple(frames.shape[-2:])) < STILL_CAMERA:
+                    alike = torch.exp(-(_local_diff(frames[i : i + 1], carried) / s.carry_redraw).square())
+                    where = where * torch.lerp(torch.ones_like(alike), alike, near[i : i + 1])
+                o = torch.lerp(o, carried.to(o.dtype), where.to(o.dtype))
             self._out = o
             out.append(o)
         return self._unshift(torch.cat(out), motion)

@@ -136,7 +136,8 @@ def steady_options():
         click.option("--steady-carry/--no-steady-carry", "steady_carry", default=SteadySettings.carry,
                      show_default=True,
                      help="Also copy the previous frame along the camera (a pan or zoom fitted to the flow) where "
-                          "that explains the picture: much steadier, at some cost to slowly moving people."),
+                          "that explains the picture: steadier, at some cost to the style; its memory starts "
+                          "again every 240 frames."),
     )
 
 
