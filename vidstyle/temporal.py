@@ -1428,7 +1428,8 @@ class Temporal:
             raise ValueError(f"motion for {len(motion.fresh)} frames, a batch of {x.shape[0]}")
 
     def output(self, frames: torch.Tensor, motion: Motion) -> torch.Tensor:
-        """The decoded frames blended with the warped previous output (a no-op when ``output`` is 0).
+        """The decoded frames blended with the warped previous output, then, with ``carry``, the previous
+        output resampled by the camera model where that holds (a no-op when neither is on).
 
         Shape:
             ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
