@@ -830,18 +830,17 @@ def adain_with_stats(
     return ((content.float() - c_mean) / c_std * s_std + s_mean).to(content.dtype)
 
 
+def _lanczos(d: torch.Tensor, a: int = 3) -> torch.Tensor:
+    """The Lanczos-``a`` kernel at distances ``d`` (float64): ``sinc(d) sinc(d / a)``, 0 from ``|d| >= a``."""
+    pd = math.pi * d
+    w = a * torch.sin(pd) * torch.sin(pd / a) / (pd * pd).clamp_min(1e-18)
+    return torch.where(d.abs() < 1e-9, torch.ones_like(d), torch.where(d.abs() >= a, torch.zeros_like(d), w))
+
+
 def _lanczos_taps(frac: float, a: int = 3) -> list[float]:
     """The ``2a`` Lanczos-``a`` weights of samples ``-a+1 .. a`` around a point ``frac`` in [0, 1) past sample 0."""
-    def kernel(t: float) -> float:
-        if t == 0:
-            return 1.0
-        if abs(t) >= a:
-            return 0.0
-        pt = math.pi * t
-        return a * math.sin(pt) * math.sin(pt / a) / (pt * pt)
-    taps = [kernel(frac - k) for k in range(-a + 1, a + 1)]
-    total = sum(taps)
-    return [t / total for t in taps]
+    taps = _lanczos(frac - torch.arange(-a + 1, a + 1, dtype=torch.float64), a)
+    return (taps / taps.sum()).tolist()
 
 
 def _shift_along(x: torch.Tensor, shift: float, dim: int, a: int = 3) -> torch.Tensor:
@@ -981,15 +980,9 @@ def lanczos_taps(n: int, scale: float, shift: float, a: int = 3) -> tuple[torch.
     """
     q = scale * torch.arange(n, dtype=torch.float64) + shift
     x0 = q.floor()
-    index, weight = [], []
-    for k in range(-a + 1, a + 1):
-        d = q - (x0 + k)
-        pd = math.pi * d
-        weight.append(torch.where(d.abs() < 1e-9, torch.ones_like(d),
-                                  a * torch.sin(pd) * torch.sin(pd / a) / (pd * pd).clamp_min(1e-18)))
-        index.append((x0 + k).clamp(0, n - 1).long())
-    weight = torch.stack(weight)
-    return torch.stack(index), weight / weight.sum(0, keepdim=True)
+    k = torch.arange(-a + 1, a + 1, dtype=torch.float64)[:, None]
+    weight = _lanczos(q - (x0 + k), a)
+    return (x0 + k).clamp(0, n - 1).long(), weight / weight.sum(0, keepdim=True)
 
 
 def _taps_matrix(n: int, scale: float, shift: float, device: torch.device) -> torch.Tensor:
@@ -1441,8 +1434,11 @@ class Temporal:
         flows, weights, still = _maps_at(motion, tuple(frames.shape[-2:]))
         carry = near = None
         if motion.carry is not None:
-            carry = F.interpolate(motion.carry, size=tuple(frames.shape[-2:]), mode="bilinear", align_corners=False)
-            if s.carry_near:
+            size = tuple(frames.shape[-2:])
+            carry = F.interpolate(motion.carry, size=size, mode="bilinear", align_corners=False)
+            still_camera = [not bool(c.isnan().any()) and camera_moves(c, size) < STILL_CAMERA
+                            for c in motion.camera]
+            if s.carry_near and any(still_camera):
                 # Within carry_near // 2 px of what is not carried: a max over the window, one axis at a time.
                 near = _window_max(_window_max(1 - carry, s.carry_near, -1), s.carry_near, -2)
         out = []
@@ -1467,7 +1463,7 @@ class Temporal:
             if carry is not None and self._out is not None and not bool(motion.camera[i].isnan().any()):
                 carried, inside = camera_carry(self._out, motion.camera[i])
                 where = carry[i : i + 1] * inside
-                if near is not None and camera_moves(motion.camera[i], tuple(frames.shape[-2:])) < STILL_CAMERA:
+                if near is not None and still_camera[i]:
                     alike = torch.exp(-(_local_diff(frames[i : i + 1], carried) / s.carry_redraw).square())
                     where = where * torch.lerp(torch.ones_like(alike), alike, near[i : i + 1])
                 o = torch.lerp(o, carried.to(o.dtype), where.to(o.dtype))
