@@ -204,6 +204,9 @@ EXTRA_METHODS.update({
     "default + camera carry 0.01": replace(TemporalSettings(), carry=0.01),
     # The carry's memory starts again with the grid phase (a new frame drawn whole): every 8 frames, to see what each restart costs.
     "default + camera carry 0.02, phase period 8": replace(TemporalSettings(), carry=0.02, phase_period=8),
+    # What the decoder drew at a side is not carried in (carry_edge; session 27): the sides copied, and a wider edge.
+    "default + camera carry 0.02, sides copied": replace(TemporalSettings(), carry=0.02, carry_edge=0.0),
+    "default + camera carry 0.02, edge 16 px": replace(TemporalSettings(), carry=0.02, carry_edge=16.0),
 })
 NO_RESET = "no cut reset"  # methods named so get no shot list either
 # The source's motion (pixels per frame at the clip's size) that --split sorts the valid pixels by.

@@ -175,7 +175,7 @@ def test_settings_are_checked():
         dict(stats=1.0), dict(features=-0.1), dict(flow_method="raft"), dict(flow_size=4), dict(tolerance=0),
         dict(resample="nearest"), dict(contrast=4), dict(source=1.0), dict(snap=-0.1), dict(phase_period=0),
         dict(still_output=1.0), dict(still_features=-0.1), dict(still_motion=0), dict(still_tolerance=-1.0),
-        dict(still_copy=-0.01),
+        dict(still_copy=-0.01), dict(carry=-0.01), dict(carry_near=4), dict(carry_redraw=0), dict(carry_edge=-1.0),
     )
     for bad in bad_settings:
         with pytest.raises(ValueError):
@@ -649,6 +649,22 @@ def test_camera_carry_copies_a_still_camera_exactly_and_marks_where_the_picture_
     moved, inside = camera_carry(past, torch.tensor([1.0, 3.0, 1.0, 0.0], dtype=torch.float64))
     assert torch.allclose(moved[..., :-3], past[..., 3:], atol=1e-5)
     assert bool(inside[..., :-3].all()) and not bool(inside[..., -3:].any())
+
+
+def test_camera_carry_leaves_out_what_was_drawn_at_the_sides_when_the_camera_moves():
+    past = torch.rand(1, 3, 20, 30, generator=torch.Generator().manual_seed(1))
+    # A pan of 3 px with a small zoom in y: positions sx * x + tx, sy * y + ty of the previous frame.
+    model = torch.tensor([1.0, 3.0, 0.98, 0.5], dtype=torch.float64)
+    moved, inside = camera_carry(past, model, edge=4)
+    assert torch.equal(moved, camera_carry(past, model)[0])  # the edge changes where, not what
+    px = 1.0 * torch.arange(30) + 3.0
+    py = 0.98 * torch.arange(20) + 0.5
+    want = ((py >= 4) & (py <= 15))[:, None] & ((px >= 4) & (px <= 25))[None, :]
+    assert torch.equal(inside[0, 0].bool(), want)
+    assert not bool(inside[..., 0, :].any()) and not bool(inside[..., :, -5:].any())  # both sides' strokes stay out
+    # A still camera copies every pixel where it was drawn, its sides too.
+    _, inside = camera_carry(past, torch.tensor([1.0, 0.01, 1.0, -0.02], dtype=torch.float64), edge=4)
+    assert bool(inside.all())
 
 
 def test_camera_holds_where_picture_and_flow_follow_the_camera():

@@ -55,7 +55,10 @@ steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``
   after the person has moved on; so with a camera that stands still, near
   what the carry leaves out, the past is copied only where the decoder
   redrew it alike (``carry_near``, ``carry_redraw``), and the old strokes
-  there fade with the output blend. The fixed camera's structure still pays
+  there fade with the output blend. With a moving camera nothing is copied
+  from the previous frame's outer 8 px (``carry_edge``): the decoder draws
+  what enters at a side against its padding, and a copy would carry those
+  strokes inwards for good. The fixed camera's structure still pays
   a little for the steadiness. A copy
   never forgets, so with the carry the whole memory starts again at every
   ``phase_period``-th frame, and a farm chunk that warms up from there
@@ -284,6 +287,16 @@ class TemporalSettings:
             without this, a copy keeps that halo after the person has moved
             on. Not with a moving camera: its carried strokes are resampled,
             and a partial copy there is a blend that washes them out.
+        carry_edge: with a moving camera, nothing is copied from within this
+            many pixels (of the working size) of the previous frame's sides.
+            The decoder draws the picture that enters at a side against its
+            padding, and a copy would carry those strokes inwards and keep
+            them: on the moving camera the style fraction moved +4.7% from
+            off with the sides copied, +2.4% without their outer 8 px, +3.1%
+            without 16 px (the warping error 1.34, 1.46 and 1.54 times the
+            source's; benchmarks/RESULTS-flicker.md, carry-edge-512). A still
+            camera's copy keeps its sides, which every frame drew in the
+            same place.
     """
 
     stats: float = 0.0
@@ -311,6 +324,7 @@ class TemporalSettings:
     carry_agree: float = 0.0
     carry_near: int = 31
     carry_redraw: float = 0.16
+    carry_edge: float = 8.0
 
     @property
     def still(self) -> bool:
@@ -348,9 +362,9 @@ class TemporalSettings:
             raise ValueError(f"still copy tolerance must be at least 0, got {self.still_copy}")
         if self.phase_period < 1:
             raise ValueError(f"phase period must be at least 1 frame, got {self.phase_period}")
-        if not (self.carry >= 0 and self.carry_agree >= 0 and self.carry_redraw > 0):
+        if not (self.carry >= 0 and self.carry_agree >= 0 and self.carry_redraw > 0 and self.carry_edge >= 0):
             raise ValueError(f"carry tolerances must be at least 0 (redraw above 0), got {self.carry}, "
-                             f"{self.carry_agree}, {self.carry_redraw}")
+                             f"{self.carry_agree}, {self.carry_redraw}, edge {self.carry_edge}")
         if self.carry_near < 0 or (self.carry_near and self.carry_near % 2 == 0):
             raise ValueError(f"carry_near must be 0 (off) or odd, got {self.carry_near}")
         if self.contrast < 0 or (self.contrast and self.contrast % 2 == 0):
@@ -1007,12 +1021,15 @@ def camera_moves(model: torch.Tensor, size: tuple[int, int]) -> float:
 STILL_CAMERA = 0.05
 
 
-def camera_carry(past: torch.Tensor, model: torch.Tensor, still: float = STILL_CAMERA) -> tuple[torch.Tensor, torch.Tensor]:
-    """``past`` resampled by a camera model (pixels of ``past``), and where the model's positions fall inside it.
+def camera_carry(past: torch.Tensor, model: torch.Tensor, still: float = STILL_CAMERA,
+                 edge: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``past`` resampled by a camera model (pixels of ``past``), and where the model's positions fall inside
+    it, at least ``edge`` pixels from its sides.
 
     A model that moves no pixel by more than ``still`` (a fixed camera's fit
     wobbles by a few hundredths of a pixel) is taken as none: the copy is
-    then exact, with no resampling to pile up.
+    then exact, with no resampling to pile up, and every pixel is inside
+    (what the decoder drew at a side stays at that side).
 
     Shape:
         past ``(1, C, H, W)``; model ``(4,)`` -> ``(1, C, H, W)`` and ``(1, 1, H, W)``.
@@ -1026,7 +1043,7 @@ def camera_carry(past: torch.Tensor, model: torch.Tensor, still: float = STILL_C
     out = out.clamp_(0, 1).to(past.dtype)
     px = sx * torch.arange(w, dtype=torch.float64) + tx
     py = sy * torch.arange(h, dtype=torch.float64) + ty
-    inside = ((py >= 0) & (py <= h - 1))[:, None] & ((px >= 0) & (px <= w - 1))[None, :]
+    inside = ((py >= edge) & (py <= h - 1 - edge))[:, None] & ((px >= edge) & (px <= w - 1 - edge))[None, :]
     return out, inside.to(past.device, past.dtype)[None, None]
 
 
@@ -1461,7 +1478,7 @@ class Temporal:
                     copy = _copied(decoded, past, (still[i : i + 1] * weights[i : i + 1]).to(o.dtype), s.still_copy)
                     o = torch.lerp(o, past, copy)
             if carry is not None and self._out is not None and not bool(motion.camera[i].isnan().any()):
-                carried, inside = camera_carry(self._out, motion.camera[i])
+                carried, inside = camera_carry(self._out, motion.camera[i], edge=s.carry_edge)
                 where = carry[i : i + 1] * inside
                 if near is not None and still_camera[i]:
                     alike = torch.exp(-(_local_diff(frames[i : i + 1], carried) / s.carry_redraw).square())
