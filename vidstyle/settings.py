@@ -295,12 +295,12 @@ class SteadySettings:
             pan and a zoom) fitted to the flow explains the source
             (:attr:`vidstyle.temporal.TemporalSettings.carry`, its tolerance
             scaled by the strength). Steadier (the warping error of the
-            sample clips from 1.7-2.1 to 1.3-1.6 times the source's), but the
-            copied strokes cost some of the style that the default keeps
-            within 3% (4.6-4.7% on two of them, against 0.9-3.0%). The whole
+            sample clips from 1.7-2.1 to 1.5-1.6 times the source's), but on
+            the clip with a cut the copied strokes cost 4.3% of the style
+            (0.9% with the default), over the 3% the default keeps. The whole
             memory then starts again every ``phase_period`` frames (240), a
             visible redraw, so that a farm chunk can match a single render
-            exactly. Off by default (benchmarks/RESULTS-flicker.md, carry-512).
+            exactly. Off by default (benchmarks/RESULTS-flicker.md, carry-edge-512).
     """
 
     enabled: bool = True

@@ -86,10 +86,12 @@ chunk of a fixed camera needs a warm-up of 64 frames to meet a single render
 within 40 dB at the default size (a moving camera 48 or fewer). A moving camera
 has no still pixels; its structure cost is mostly the grid phase lock's two
 resamples, and a snap slack of 0.001 rather than 0.002 keeps it under 3%.
-The camera carry is off: it brings the three sample clips to 1.3-1.6 times
-the source's flicker, against the default's 1.7-2.1, but moves the moving
-camera's and the cut clip's style fraction 4.6-4.7% from unsteadied, over
-the 3% the default keeps (``carry-512`` in the results).
+The camera carry is off: it brings the three sample clips to 1.5-1.6 times
+the source's flicker, against the default's 1.7-2.1, but moves the cut
+clip's style fraction 4.3% from unsteadied and the moving camera's structure
+3.5%, over the 3% the default keeps, and the pair of frames across each of
+its restarts flickers 19 times the source's on the fixed camera
+(``carry-edge-512`` and the session-27 notes in the results).
 
 Every cut resets the memory: the render loop says where shots start (the shot
 list, timeline cuts, a farm chunk's first frame), and a frame whose flow
