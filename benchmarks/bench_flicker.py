@@ -109,6 +109,8 @@ def S(**changes) -> TemporalSettings:  # noqa: N802 - reads as a table below
     return replace(OFF, **changes)
 
 
+DEFAULT = ("default: phase + snap 0.001 + features 0.9 + output 0.8 (0.85 still, copied within 0.04, output tolerance "
+           "0.15), contrast kept")
 METHODS: dict[str, TemporalSettings] = {
     "off": OFF,
     "features 0.9 + output 0.8, contrast kept (previous default)": S(features=0.9, output=0.8, contrast=5),
@@ -119,8 +121,10 @@ METHODS: dict[str, TemporalSettings] = {
         TemporalSettings(), still_features=0.0, still_output=0.0, still_plain=False),
     "phase + snap + features 0.9 + output 0.8 (0.85 still), contrast kept (issue-14d default)": replace(
         TemporalSettings(), snap=0.002, still_copy=0.0),
+    # Session 27's default: the output blend let the past go as tightly as the features' (0.05).
     "default: phase + snap 0.001 + features 0.9 + output 0.8 (0.85 still, copied within 0.04), contrast kept":
-        TemporalSettings(),
+        replace(TemporalSettings(), output_tolerance=0.05),
+    DEFAULT: TemporalSettings(),
     "phase + snap + features 0.95 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.95, output=0.95,
                                                                    contrast=5),
 }
@@ -207,6 +211,15 @@ EXTRA_METHODS.update({
     # What the decoder drew at a side is not carried in (carry_edge; session 27): the sides copied, and a wider edge.
     "default + camera carry 0.02, sides copied": replace(TemporalSettings(), carry=0.02, carry_edge=0.0),
     "default + camera carry 0.02, edge 16 px": replace(TemporalSettings(), carry=0.02, carry_edge=16.0),
+})
+# How much the source may change after warping before the past is let go (session 28): both blends' gate
+# (TemporalSettings.tolerance and output_tolerance), and the output blend's alone.
+EXTRA_METHODS.update({
+    **{f"default, tolerance {t}": replace(TemporalSettings(), tolerance=t, output_tolerance=t) for t in (0.1, 0.15, 0.2)},
+    **{f"default + camera carry 0.02, tolerance {t}": replace(TemporalSettings(), carry=0.02, tolerance=t,
+                                                              output_tolerance=t) for t in (0.1, 0.15, 0.2)},
+    **{f"default, output tolerance {t}": replace(TemporalSettings(), output_tolerance=t) for t in (0.1, 0.2, 0.3)},
+    "default + camera carry 0.02, output tolerance 0.05": replace(TemporalSettings(), carry=0.02, output_tolerance=0.05),
 })
 NO_RESET = "no cut reset"  # methods named so get no shot list either
 # The source's motion (pixels per frame at the clip's size) that --split sorts the valid pixels by.

@@ -295,12 +295,13 @@ class SteadySettings:
             pan and a zoom) fitted to the flow explains the source
             (:attr:`vidstyle.temporal.TemporalSettings.carry`, its tolerance
             scaled by the strength). Steadier (the warping error of the
-            sample clips from 1.7-2.1 to 1.5-1.6 times the source's), but on
-            the clip with a cut the copied strokes cost 4.3% of the style
-            (0.9% with the default), over the 3% the default keeps. The whole
+            sample clips from 1.6-1.9 to 1.44-1.45 times the source's), but on
+            the clip with a cut the copied strokes cost 4.7% of the style
+            (1.4% with the default), over the 3% the default keeps. The whole
             memory then starts again every ``phase_period`` frames (240), a
             visible redraw, so that a farm chunk can match a single render
-            exactly. Off by default (benchmarks/RESULTS-flicker.md, carry-edge-512).
+            exactly. Off by default (benchmarks/RESULTS-flicker.md,
+            output-tolerance-512).
     """
 
     enabled: bool = True

@@ -80,18 +80,22 @@ outright (``still_copy``): the decoder's wobble there is mostly fine detail,
 which an average washes out (a still weight of 0.9 or more moved the
 structure over 3%) and a copy keeps whole. The remaining flicker of a fixed
 camera sits mostly on the people walking through it, where the flow is least
-sure. A larger copy tolerance (0.08) is steadier still but moves the
+sure; there the output blend lets the past go only where the source changed
+by about 0.15 after warping (``output_tolerance``), not 0.05 as the
+features' blend does: the flow misses a walking person's outline by a
+fraction of a pixel, and a tight gate let new strokes through at exactly
+those edges. A larger copy tolerance (0.08) is steadier still but moves the
 structure over 3%; a copy also forgets more slowly than an average, so a farm
 chunk of a fixed camera needs a warm-up of 64 frames to meet a single render
 within 40 dB at the default size (a moving camera 48 or fewer). A moving camera
 has no still pixels; its structure cost is mostly the grid phase lock's two
 resamples, and a snap slack of 0.001 rather than 0.002 keeps it under 3%.
-The camera carry is off: it brings the three sample clips to 1.5-1.6 times
-the source's flicker, against the default's 1.7-2.1, but moves the cut
-clip's style fraction 4.3% from unsteadied and the moving camera's structure
-3.5%, over the 3% the default keeps, and the pair of frames across each of
+The camera carry is off: it brings the three sample clips to 1.44-1.45 times
+the source's flicker, against the default's 1.6-1.9, but moves the cut
+clip's style fraction 4.7% from unsteadied and the moving camera's structure
+3.6%, over the 3% the default keeps, and the pair of frames across each of
 its restarts flickers 19 times the source's on the fixed camera
-(``carry-edge-512`` and the session-27 notes in the results).
+(``output-tolerance-512`` and the session-28 notes in the results).
 
 Every cut resets the memory: the render loop says where shots start (the shot
 list, timeline cuts, a farm chunk's first frame), and a frame whose flow
@@ -193,8 +197,24 @@ class TemporalSettings:
             the model's device) or ``"dis"`` (OpenCV's DIS, needs
             ``opencv-python-headless``).
         tolerance: how much the source may differ after warping (mean abs,
-            in [0, 1]) before a pixel is let through as new: the blend weight
-            falls as ``exp(-(diff / tolerance)^2)``.
+            in [0, 1]) before a pixel is let through as new in the feature
+            blend (and ``source``): the blend weight falls as
+            ``exp(-(diff / tolerance)^2)``.
+        output_tolerance: the same for the output blend. Looser than the
+            features': where a person walks through a still shot, the flow
+            (at ``flow_size``) misses the outline by a fraction of a pixel,
+            the source differs there after warping, and a tight gate let the
+            decoder's new strokes through at exactly the edges that flicker
+            most. Where the flow fails the forward-backward check the picture
+            is still the new frame's, so trails stay short (the tests' square
+            moving 8 px a frame leaves 0.035 of its contrast behind, 0.030
+            with this at 0.05), but a face that turns keeps a little more of
+            the previous strokes. The features' gate stays tight (a loose one
+            there moved the structure more for the same steadiness). Measured (benchmarks/RESULTS-flicker.md,
+            output-tolerance-512): 0.15 against 0.05 took the sample clips
+            from 2.09 / 1.89 / 1.65 to 1.93 / 1.85 / 1.57 times the source's
+            flicker, their structure 0.2-0.6 points further from unsteadied
+            (within 3%); 0.2 moved the cut clip's 3.0%.
         min_consistent: a frame whose flow from its predecessor is consistent
             on less than this fraction of pixels starts a new shot.
         renormalise: after blending features, give each channel back the
@@ -307,6 +327,7 @@ class TemporalSettings:
     flow_size: int = 192
     flow_method: str = "lk"
     tolerance: float = 0.05
+    output_tolerance: float = 0.15
     min_consistent: float = 0.3
     renormalise: bool = True
     resample: str = "bicubic"
@@ -349,8 +370,8 @@ class TemporalSettings:
             raise ValueError(f"flow size must be at least 16 pixels, got {self.flow_size}")
         if self.flow_method not in FLOW_METHODS:
             raise ValueError(f"unknown flow method {self.flow_method!r}: use {' or '.join(FLOW_METHODS)}")
-        if not self.tolerance > 0:
-            raise ValueError(f"tolerance must be positive, got {self.tolerance}")
+        if not (self.tolerance > 0 and self.output_tolerance > 0):
+            raise ValueError(f"tolerances must be positive, got {self.tolerance}, output {self.output_tolerance}")
         if not 0.0 <= self.min_consistent <= 1.0:
             raise ValueError(f"min_consistent must be in [0, 1], got {self.min_consistent}")
         for name in ("resample", "feature_resample"):
@@ -1077,13 +1098,18 @@ class Motion:
     (NaN where there is none: a fresh frame, too little consistent flow),
     and where it explains the source (:func:`camera_holds`).
 
+    ``output_weight`` is ``weight`` for the output blend, gated by
+    :attr:`TemporalSettings.output_tolerance` (None where that equals the
+    features' ``tolerance``: the same map).
+
     ``still`` (where :attr:`TemporalSettings.still`) is each pixel's
     :func:`stillness` (of the shifted frames too), which moves the blends'
     weights from ``features`` and ``output`` towards ``still_features`` and
     ``still_output``.
 
     Shape:
-        flow ``(B, 2, h, w)``, weight, still and carry ``(B, 1, h, w)``, shift ``(B, 2)``, camera ``(B, 4)``.
+        flow ``(B, 2, h, w)``, weight, output_weight, still and carry ``(B, 1, h, w)``, shift ``(B, 2)``,
+        camera ``(B, 4)``.
     """
 
     fresh: tuple[bool, ...]
@@ -1094,21 +1120,24 @@ class Motion:
     still: torch.Tensor | None = None
     camera: torch.Tensor | None = None
     carry: torch.Tensor | None = None
+    output_weight: torch.Tensor | None = None
 
 
-def _maps_at(motion: Motion, size: tuple[int, int], pool: bool = False
+def _maps_at(motion: Motion, size: tuple[int, int], pool: bool = False, output: bool = False
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """A batch's flow, blend weights and stillness brought from the flow size to ``size``, once per batch.
 
-    Feature maps (``pool``) take each cell's mean; pictures are resampled bilinearly.
+    Feature maps (``pool``) take each cell's mean; pictures are resampled bilinearly. With ``output``, the
+    weights are the output blend's (:attr:`Motion.output_weight`).
 
     Shape:
         -> ``(B, 2, *size)``, ``(B, 1, *size)`` and ``(B, 1, *size)`` or None.
     """
     h0, w0 = motion.flow.shape[-2:]
+    weight = motion.output_weight if output and motion.output_weight is not None else motion.weight
     if not pool and size[0] >= h0 and size[1] >= w0:
         # Upsampled, the flow is resampled as the maps are (resize_flow): one call for all their channels.
-        maps = [motion.flow, motion.weight] + ([] if motion.still is None else [motion.still])
+        maps = [motion.flow, weight] + ([] if motion.still is None else [motion.still])
         up = F.interpolate(torch.cat(maps, 1), size=size, mode="bilinear", align_corners=False)
         return _rescaled(up[:, :2], (h0, w0)), up[:, 2:3], None if motion.still is None else up[:, 3:]
 
@@ -1116,7 +1145,7 @@ def _maps_at(motion: Motion, size: tuple[int, int], pool: bool = False
         return F.adaptive_avg_pool2d(m, size) if pool else F.interpolate(m, size=size, mode="bilinear",
                                                                          align_corners=False)
 
-    return resize_flow(motion.flow, size), scale(motion.weight), None if motion.still is None else scale(motion.still)
+    return resize_flow(motion.flow, size), scale(weight), None if motion.still is None else scale(motion.still)
 
 
 def _cap(weight: float, still_weight: float, still: torch.Tensor | None, i: int) -> torch.Tensor | float:
@@ -1215,10 +1244,12 @@ class Temporal:
         back, fwd = both[:b], both[b:]
         ok = consistent(back, fwd)
         weight = blend_weight(grey, prev_w, ok, s.tolerance)
+        out_weight = None if s.output_tolerance == s.tolerance else blend_weight(grey, prev_w, ok, s.output_tolerance)
         region = None
         if masks is not None or self._region is not None:
             region = self._region_kept(masks or [None] * b, (h, w), weight)
             weight = weight * region
+            out_weight = None if out_weight is None else out_weight * region
         frac = ok.float().mean((1, 2, 3)).tolist()
         again = regrid if regrid is not None else [False] * b
         # A copy never forgets: with the carry on, the whole memory starts again with the grid phase.
@@ -1227,6 +1258,7 @@ class Temporal:
         keep = torch.tensor([0.0 if f else 1.0 for f in fresh], device=weight.device).reshape(b, 1, 1, 1)
         self._grey = grey[-1:].clone()
         weight = weight * keep
+        out_weight = None if out_weight is None else out_weight * keep
         camera = carry = None
         if s.carry > 0:
             camera, carry = self._cameras(raw, grey, prev, fresh, (frames.shape[-2], frames.shape[-1]))
@@ -1237,13 +1269,16 @@ class Temporal:
         if s.phase:
             # A frame that keeps nothing of the past (a cut, every mask changed) has nothing to line up with:
             # it starts at phase 0, as it would on its own.
-            empty = (weight.flatten(1).amax(1) < 1e-6).tolist()
+            either = weight if out_weight is None else torch.maximum(weight, out_weight)
+            empty = (either.flatten(1).amax(1) < 1e-6).tolist()
             restart = [f or bool(r) or e for f, r, e in zip(fresh, again, empty)]
-            # The stillness and the carry's map ride along with the weight: the same warp to the shifted frames.
-            maps = torch.cat([m for m in (weight, still, carry) if m is not None], 1)
+            # The other maps ride along with the weight: the same warp to the shifted frames.
+            maps = torch.cat([m for m in (weight, out_weight, still, carry) if m is not None], 1)
             before = self._shift if self._shift is not None else torch.zeros(2, device=back.device)
             back, maps, shift = self._lock_phase(back, maps, ok, restart, (frames.shape[-2], frames.shape[-1]))
             weight, rest = maps[:, :1], maps[:, 1:]
+            if out_weight is not None:
+                out_weight, rest = rest[:, :1], rest[:, 1:]
             if still is not None:
                 still, rest = rest[:, :1], rest[:, 1:]
             if carry is not None:
@@ -1254,7 +1289,7 @@ class Temporal:
                 camera = camera.clone()
                 camera[:, 1] += camera[:, 0] * cur[:, 0] - prev_shift[:, 0]
                 camera[:, 3] += camera[:, 2] * cur[:, 1] - prev_shift[:, 1]
-        return Motion(fresh, back, weight, tuple(frac), shift, still, camera, carry)
+        return Motion(fresh, back, weight, tuple(frac), shift, still, camera, carry, out_weight)
 
     def _cameras(self, both: torch.Tensor, grey: torch.Tensor, prev: torch.Tensor, fresh: Sequence[bool],
                  size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -1450,7 +1485,7 @@ class Temporal:
         self._check(motion, frames)
         if (s.output == 0 and motion.carry is None) or motion.flow is None:
             return self._unshift(frames, motion)
-        flows, weights, still = _maps_at(motion, tuple(frames.shape[-2:]))
+        flows, weights, still = _maps_at(motion, tuple(frames.shape[-2:]), output=True)
         carry = near = None
         if motion.carry is not None:
             size = tuple(frames.shape[-2:])
