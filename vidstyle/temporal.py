@@ -210,8 +210,9 @@ class TemporalSettings:
             moving 8 px a frame leaves 0.035 of its contrast behind, 0.030
             with this at 0.05), but a face that turns keeps a little more of
             the previous strokes. The features' gate stays tight (a loose one
-            there moved the structure more for the same steadiness). Measured (benchmarks/RESULTS-flicker.md,
-            output-tolerance-512): 0.15 against 0.05 took the sample clips
+            there moved the structure more for the same steadiness).
+            Measured (benchmarks/RESULTS-flicker.md, output-tolerance-512):
+            0.15 against 0.05 took the sample clips
             from 2.09 / 1.89 / 1.65 to 1.93 / 1.85 / 1.57 times the source's
             flicker, their structure 0.2-0.6 points further from unsteadied
             (within 3%); 0.2 moved the cut clip's 3.0%.
@@ -1243,13 +1244,13 @@ class Temporal:
             prev_w, _ = _warp(prev, both[:b])
         back, fwd = both[:b], both[b:]
         ok = consistent(back, fwd)
-        weight = blend_weight(grey, prev_w, ok, s.tolerance)
-        out_weight = None if s.output_tolerance == s.tolerance else blend_weight(grey, prev_w, ok, s.output_tolerance)
+        # The features' weight, and the output's where its gate differs: one channel each, kept side by side.
+        gates = (s.tolerance,) if s.output_tolerance == s.tolerance else (s.tolerance, s.output_tolerance)
+        weight = torch.cat([blend_weight(grey, prev_w, ok, t) for t in gates], 1)
         region = None
         if masks is not None or self._region is not None:
-            region = self._region_kept(masks or [None] * b, (h, w), weight)
+            region = self._region_kept(masks or [None] * b, (h, w), weight[:, :1])
             weight = weight * region
-            out_weight = None if out_weight is None else out_weight * region
         frac = ok.float().mean((1, 2, 3)).tolist()
         again = regrid if regrid is not None else [False] * b
         # A copy never forgets: with the carry on, the whole memory starts again with the grid phase.
@@ -1258,7 +1259,6 @@ class Temporal:
         keep = torch.tensor([0.0 if f else 1.0 for f in fresh], device=weight.device).reshape(b, 1, 1, 1)
         self._grey = grey[-1:].clone()
         weight = weight * keep
-        out_weight = None if out_weight is None else out_weight * keep
         camera = carry = None
         if s.carry > 0:
             camera, carry = self._cameras(raw, grey, prev, fresh, (frames.shape[-2], frames.shape[-1]))
@@ -1269,16 +1269,13 @@ class Temporal:
         if s.phase:
             # A frame that keeps nothing of the past (a cut, every mask changed) has nothing to line up with:
             # it starts at phase 0, as it would on its own.
-            either = weight if out_weight is None else torch.maximum(weight, out_weight)
-            empty = (either.flatten(1).amax(1) < 1e-6).tolist()
+            empty = (weight.flatten(1).amax(1) < 1e-6).tolist()
             restart = [f or bool(r) or e for f, r, e in zip(fresh, again, empty)]
             # The other maps ride along with the weight: the same warp to the shifted frames.
-            maps = torch.cat([m for m in (weight, out_weight, still, carry) if m is not None], 1)
+            maps = torch.cat([m for m in (weight, still, carry) if m is not None], 1)
             before = self._shift if self._shift is not None else torch.zeros(2, device=back.device)
             back, maps, shift = self._lock_phase(back, maps, ok, restart, (frames.shape[-2], frames.shape[-1]))
-            weight, rest = maps[:, :1], maps[:, 1:]
-            if out_weight is not None:
-                out_weight, rest = rest[:, :1], rest[:, 1:]
+            weight, rest = maps[:, :len(gates)], maps[:, len(gates):]
             if still is not None:
                 still, rest = rest[:, :1], rest[:, 1:]
             if carry is not None:
@@ -1289,7 +1286,8 @@ class Temporal:
                 camera = camera.clone()
                 camera[:, 1] += camera[:, 0] * cur[:, 0] - prev_shift[:, 0]
                 camera[:, 3] += camera[:, 2] * cur[:, 1] - prev_shift[:, 1]
-        return Motion(fresh, back, weight, tuple(frac), shift, still, camera, carry, out_weight)
+        return Motion(fresh, back, weight[:, :1], tuple(frac), shift, still, camera, carry,
+                      weight[:, 1:] if len(gates) > 1 else None)
 
     def _cameras(self, both: torch.Tensor, grey: torch.Tensor, prev: torch.Tensor, fresh: Sequence[bool],
                  size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
