@@ -4,6 +4,7 @@
     python benchmarks/bench_flicker.py --size 256 --frames 30              # the temporal study
     python benchmarks/bench_flicker.py --colour --size 512 --frames 30     # colour preservation on vtest_5s
     python benchmarks/bench_flicker.py --frames 24 --methods off "default: ..." --split   # where the flicker sits
+    python benchmarks/bench_flicker.py --long --frames 144 --windows 24 --methods off "default: ..."   # as memory ages
 
 **The measure.** Dense optical flow of the *source* (OpenCV's DIS, preset
 medium, on the luma at the clip's own size) both ways between frames t and
@@ -16,7 +17,8 @@ frames this is the *floor* (codec noise, light, what the flow misses); a
 stylized sequence is reported as its ratio to the floor. Pairs that straddle
 a cut (the clip's known cuts) are left out.
 
-**Style kept.** For every ``--eval-every``-th frame, at the network's working
+**Style kept.** For every ``--eval-every``-th frame (less a shot's first
+frame, which every method draws as ``off`` does), at the network's working
 size: the *structure* score (mean squared difference of the instance-
 normalised relu4_1 features of the result and of the source frame: 0 = the
 same layout) and the *style fraction* (style loss of the result over that of
@@ -41,6 +43,12 @@ which the model would do anyway) next to the model's encoder + decoder in the
 same process. At the cut, "trace" is the mean absolute difference (8-bit
 levels) between a method's first frame of the new shot and the unsteadied one:
 0 means nothing of the previous shot came through.
+
+**As the memory ages** (``--long``, ``--windows W``): two shots of 144 frames
+(``vtest_long.mp4``, ``pan_dune_long.mp4``) instead of the three short clips,
+and every score again per window of W frames. A method's memory starts empty at
+every shot and builds up over its frames; a short clip sees mostly young
+memory, and what a copy that never forgets costs grows with its age.
 
 **Where the flicker sits** (``--split``): each sequence's warping error
 again, its valid pixels sorted into :data:`BANDS` by the source's own motion
@@ -99,6 +107,12 @@ CLIPS = (
     Clip("static camera", MEDIA / "vtest_5s.mp4", 0),
     Clip("moving camera", MEDIA / "pan_dune.mp4", 0),
     Clip("hard cut", MEDIA / "cut_street_bunny.mp4", 8, cuts=(20,)),
+)
+# Longer shots (--long), for what a method's memory costs as it ages: the same fixed camera and the same kind of
+# camera move, 144 frames each (examples/media/README.md).
+LONG_CLIPS = (
+    Clip("static camera, long", MEDIA / "vtest_long.mp4", 0),
+    Clip("moving camera, long", MEDIA / "pan_dune_long.mp4", 0),
 )
 
 OFF = replace(TemporalSettings.off(), contrast=0)
@@ -221,6 +235,11 @@ EXTRA_METHODS.update({
     **{f"default, output tolerance {t}": replace(TemporalSettings(), output_tolerance=t) for t in (0.1, 0.2, 0.3)},
     "default + camera carry 0.02, output tolerance 0.05": replace(TemporalSettings(), carry=0.02, output_tolerance=0.05),
 })
+# With a shot's first frame no longer scored (session 29), the default is over 3% in places: milder variants.
+EXTRA_METHODS.update({
+    "default, features 0.8, output tolerance 0.1": replace(TemporalSettings(), features=0.8, output_tolerance=0.1),
+    "steady strength 0.9": SteadySettings(strength=0.9).temporal(),
+})
 NO_RESET = "no cut reset"  # methods named so get no shot list either
 # The source's motion (pixels per frame at the clip's size) that --split sorts the valid pixels by.
 BANDS = ((0.0, 0.25), (0.25, 1.0), (1.0, float("inf")))
@@ -242,6 +261,7 @@ class Measure:
     back: list[torch.Tensor] = field(default_factory=list)  # (1, 2, H, W)
     valid: list[torch.Tensor] = field(default_factory=list)  # (1, 1, H, W) bool
     skip: set[int] = field(default_factory=set)  # pair indices left out (cuts)
+    floors: list[float | None] = field(default_factory=list)  # the source's own pair_errors
 
     @classmethod
     def of(cls, frames: torch.Tensor, cut_pairs: set[int]) -> Measure:
@@ -252,6 +272,7 @@ class Measure:
             fwd = dis_flow(g[i : i + 1], g[i + 1 : i + 2], "medium")
             m.back.append(back)
             m.valid.append(consistent(back, fwd))
+        m.floors = m.pair_errors(frames)
         return m
 
     def _pairs(self, frames: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -263,11 +284,17 @@ class Measure:
 
     def error(self, frames: torch.Tensor) -> float:
         """Mean over the kept pairs of mean |f[i+1] - warp(f[i])| over valid pixels and channels, x 255."""
-        errs = []
-        for diff, valid, _ in self._pairs(frames):
-            v = valid.float()
-            errs.append(float((diff * v).sum() / (v.sum() * 3).clamp_min(1)) * 255)
+        errs = [e for e in self.pair_errors(frames) if e is not None]
         return sum(errs) / max(len(errs), 1)
+
+    def pair_errors(self, frames: torch.Tensor) -> list[float | None]:
+        """Per pair (i, i+1): mean |f[i+1] - warp(f[i])| over valid pixels and channels, x 255; None where left out."""
+        errs: list[float | None] = [None] * len(self.back)
+        kept = [i for i in range(len(self.back)) if i not in self.skip]
+        for i, (diff, valid, _) in zip(kept, self._pairs(frames)):
+            v = valid.float()
+            errs[i] = float((diff * v).sum() / (v.sum() * 3).clamp_min(1)) * 255
+        return errs
 
     def by_motion(self, frames: torch.Tensor) -> list[tuple[float, int]]:
         """Per band of :data:`BANDS`: the warping error summed over its valid pixels (mean over channels, x 255) and their count.
@@ -340,6 +367,8 @@ class Row:
     style: float
     trace: float | None
     inner: tuple[float, float] | None = None  # structure and style by run_clip's second Quality (another margin)
+    # Per window of --windows frames: the warping error's ratio to the source's there, structure, style fraction.
+    windows: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 @torch.no_grad()
@@ -389,10 +418,11 @@ def shot_starts(clip: Clip, count: int) -> list[bool]:
 def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int, methods: dict[str, TemporalSettings],
              batch: int, every: int, split: bool = False,
              stages: dict[str, Callable[[TemporalSettings], Temporal]] | None = None,
-             inner: Quality | None = None, product: bool = False) -> tuple[list[Row], dict]:
+             inner: Quality | None = None, product: bool = False, window: int = 0) -> tuple[list[Row], dict]:
     """Each method's rows on ``clip`` (and the clip's facts). ``stages`` names another output stage than
     :class:`Temporal` for some methods (a prototype measured beside the product's); ``inner`` scores the same
     results a second time (``Row.inner``: another margin), so that the clip is not rendered twice for it.
+    With ``window``, each row also has its scores per window of that many frames (``Row.windows``).
 
     The model is the float32 encoder and decoder, unless ``product``: then every method runs through
     :meth:`Stylizer.stylize` with the temporal hooks, on ``st``'s backend, as a render does (the frames come
@@ -435,7 +465,7 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
                 outs.append(st.stylize(src[sl], look, hooks=hooks).float())
             out = torch.cat(outs).clamp(0, 1)
             _score(rows, outputs, bands, name, clip, out, resize(out, (h, w)).clamp(0, 1), small, measure, floor,
-                   quality, inner, every, cut_local, split)
+                   quality, inner, every, cut_local, split, starts, window)
             continue
         if key is not None and key in decoded:
             feature_state = None
@@ -461,32 +491,69 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
             decoded[key] = torch.cat(decs)
         out_small = torch.cat(outs)
         _score(rows, outputs, bands, name, clip, resize(out_small, (h0, w0)).clamp(0, 1), out_small, small, measure,
-               floor, quality, inner, every, cut_local, split)
+               floor, quality, inner, every, cut_local, split, starts, window)
     info = {"frames": n, "size": f"{w0}x{h0}", "work": f"{w}x{h}", "floor": floor, "coverage": measure.coverage(),
             "cuts_true": [clip.first + c for c in cut_local], "cuts_found": [clip.first + i for i, s in enumerate(starts) if s and i],
             "check": check, "first": clip.first, "bands": bands}
     return rows, info
 
 
+def scored_frames(count: int, every: int, starts: list[bool]) -> list[int]:
+    """The frames whose structure and style are scored: every ``every``-th, less those where a shot starts.
+
+    A shot's first frame has no past: every method draws it exactly as ``off`` does, so scoring it would only
+    dilute each method's change against ``off`` (by a sixth on a clip of 24 frames scored every 4th, by a
+    third where a cut falls on the grid too).
+
+    >>> scored_frames(24, 4, [i in (0, 12) for i in range(24)])
+    [4, 8, 16, 20]
+    """
+    return [i for i in range(0, count, every) if not starts[i]]
+
+
+def by_window(errors: list[float | None], floors: list[float | None], scores: dict[int, tuple[float, float]],
+              window: int) -> list[tuple[float, float, float]]:
+    """Per window of ``window`` frames: the warping error ratio over its pairs, the mean structure and style.
+
+    A window's pairs are (i, i + 1) with frame i + 1 inside it (``errors[i]``, None where left out: a cut),
+    against the source's same pairs (``floors``); its scores are those of the scored frames inside it
+    (``scores``: frame -> (structure, style)). A window with no pair or no score is left out.
+
+    >>> by_window([2.0, 4.0, None, 6.0], [1.0, 1.0, 1.0, 2.0], {0: (1.0, 0.5), 2: (2.0, 0.5), 4: (3.0, 0.1)}, 2)
+    [(2.0, 1.0, 0.5), (4.0, 2.0, 0.5), (3.0, 3.0, 0.1)]
+    """
+    frames = len(errors) + 1
+    out = []
+    for a in range(0, frames, window):
+        pairs = [i for i in range(max(a - 1, 0), min(a + window, frames) - 1) if errors[i] is not None]
+        kept = [v for i, v in sorted(scores.items()) if a <= i < a + window]
+        if pairs and kept:
+            out.append((sum(errors[i] for i in pairs) / max(sum(floors[i] for i in pairs), 1e-12),
+                        statistics.mean(s for s, _ in kept), statistics.mean(f for _, f in kept)))
+    return out
+
+
 def _score(rows: list, outputs: dict, bands: dict, name: str, clip: Clip, out: torch.Tensor, out_small: torch.Tensor,
            small: torch.Tensor, measure: Measure, floor: float, quality: Quality, inner: Quality | None, every: int,
-           cut_local: list[int], split: bool) -> None:
+           cut_local: list[int], split: bool, starts: list[bool], window: int = 0) -> None:
     """One method's row: the warping error of ``out`` (the clip's size), the scores of ``out_small`` (working size)."""
     n = out.shape[0]
     outputs[name] = out
     err = measure.error(out)
     if split:
         bands[name] = measure.by_motion(out)
-    scores = [quality.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in range(0, n, every)]
+    scored = scored_frames(n, every, starts)
+    scores = [quality.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in scored]
     trace = None
     if cut_local and "off" in outputs:
         trace = max(float((out[c] - outputs["off"][c]).abs().mean()) * 255 for c in cut_local)
     both = None
     if inner is not None:
-        more = [inner.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in range(0, n, every)]
+        more = [inner.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in scored]
         both = (statistics.mean(s for s, _ in more), statistics.mean(f for _, f in more))
+    windows = by_window(measure.pair_errors(out), measure.floors, dict(zip(scored, scores)), window) if window else []
     rows.append(Row(clip.name, name, err / floor, err, statistics.mean(s for s, _ in scores),
-                    statistics.mean(f for _, f in scores), trace, both))
+                    statistics.mean(f for _, f in scores), trace, both, windows))
 
 
 # --------------------------------------------------------------------------- #
@@ -532,12 +599,13 @@ def temporal_study(args) -> str:
     methods = {k: v for k, v in everything.items() if k in args.methods} if args.methods else dict(METHODS)
     rows, infos = [], {}
     start = time.perf_counter()
+    clips = LONG_CLIPS if args.long else CLIPS
     with report.Paused() as paused:
-        for clip in CLIPS:
+        for clip in clips:
             if args.clips and clip.name not in args.clips:
                 continue
             r, info = run_clip(st, quality, args.style, clip, args.frames, methods, args.batch, args.eval_every,
-                               args.split, product=args.backend is not None)
+                               args.split, product=args.backend is not None, window=args.windows)
             rows += r
             infos[clip.name] = info
             print(f"{clip.name}: { {k: v for k, v in info.items() if k != 'bands'} }", file=sys.stderr)
@@ -550,7 +618,7 @@ def temporal_study(args) -> str:
     lines = [
         f"## Temporal consistency ({args.section}): warping error, style kept, cost",
         "",
-        f"Command: `python benchmarks/bench_flicker.py {' '.join(args.argv)}`",
+        f"Command: `{report.command()}`",
         "",
         f"- style: {args.style.name}; working size {st.size}; device {st.device}; batch {args.batch}; "
         f"decoder {decoder_id()}; model: "
@@ -562,7 +630,7 @@ def temporal_study(args) -> str:
         "| clip | file | frames | size (work) | floor (x 255) | valid pixels | cuts known / found | model path check |",
         "|---|---|---:|---|---:|---:|---|---:|",
     ]
-    for clip in CLIPS:
+    for clip in clips:
         if clip.name in infos:
             i = infos[clip.name]
             lines.append(
@@ -592,7 +660,36 @@ def temporal_study(args) -> str:
                      f"{ms:.1f} ({ms / model_ms:.1%}) | {trace} |")
     if args.split:
         lines += ["", *split_table(infos)]
+    if args.windows:
+        lines += ["", *windows_table(rows, args.windows)]
     return "\n".join(lines) + "\n"
+
+
+def windows_table(rows: list[Row], window: int) -> list[str]:
+    """--windows's table: per clip and method, each window's warping error ratio and its structure and style change.
+
+    A method with memory starts every shot from the unsteadied frame and builds its memory up over the
+    following frames: what it costs once that memory is old shows in the later windows.
+    """
+    base = {r.clip: r for r in rows if r.method == "off"}
+    most = max((len(r.windows) for r in rows), default=0)
+    lines = [
+        f"By the age of the shot (`--windows {window}`): per window of {window} frames, the warping error ratio "
+        "over its pairs, then the structure and style fraction changes against `off` in the same window.",
+        "",
+        "| clip | method | " + " | ".join(f"frames {a}-{a + window - 1}" for a in range(0, most * window, window)) + " |",
+        "|---|---|" + "---:|" * most,
+    ]
+    for r in rows:
+        b = base.get(r.clip)
+        cells = []
+        for k, (ratio, structure, style) in enumerate(r.windows):
+            if b is not None and k < len(b.windows):
+                cells.append(f"{ratio:.2f}, {structure / b.windows[k][1] - 1:+.1%}, {style / b.windows[k][2] - 1:+.1%}")
+            else:
+                cells.append(f"{ratio:.2f}, {structure:.4f}, {style:.4f}")
+        lines.append(f"| {r.clip} | {r.method} | {' | '.join(cells)} |")
+    return lines
 
 
 def split_table(infos: dict[str, dict]) -> list[str]:
@@ -637,7 +734,7 @@ def cost_study(args) -> str:
     lines = [
         f"## Cost at --size {st.size} ({w}x{h} for the {info.width}x{info.height} clip)",
         "",
-        f"Command: `python benchmarks/bench_flicker.py {' '.join(args.argv)}`",
+        f"Command: `{report.command()}`",
         "",
         f"- {machine()}; training processes paused while measuring: {paused.pids or 'none listed'}; {seconds:.0f} s",
         f"- model (encoder + decoder) {model_ms:.0f} ms per frame; median over {args.cost_repeats} passes over "
@@ -698,7 +795,7 @@ def colour_study(args) -> str:
     return "\n".join([
         "## Colour preservation on video",
         "",
-        f"Command: `python benchmarks/bench_flicker.py {' '.join(args.argv)}`",
+        f"Command: `{report.command()}`",
         "",
         f"- clip: {clip.path.name}, frames 0-{src.shape[0] - 1}; style {args.style.name}; working size {st.size}; "
         f"decoder {decoder_id()}",
@@ -720,6 +817,10 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=2, help="structure and style on every N-th frame")
     ap.add_argument("--methods", nargs="*", default=None, help="method names (default: all)")
     ap.add_argument("--clips", nargs="*", default=None, help="clip names (default: all)")
+    ap.add_argument("--long", action="store_true",
+                    help="the long clips (a fixed and a moving camera, 144 frames each) instead of the three short ones")
+    ap.add_argument("--windows", type=int, default=0,
+                    help="also the scores per window of this many frames: what a method costs as its memory ages")
     ap.add_argument("--cost-frames", type=int, default=8, help="frames of the moving clip per cost pass")
     ap.add_argument("--cost-repeats", type=int, default=2)
     ap.add_argument("--cost-only", action="store_true", help="only the cost table (section cost-<size>)")
@@ -738,7 +839,6 @@ def main() -> None:
     if args.cost_frames <= args.batch:
         # The first batch of each cost pass has no predecessor (no flow) and is not timed.
         ap.error(f"--cost-frames must be more than --batch ({args.batch}): the first batch is not timed")
-    args.argv = sys.argv[1:]
     if args.cost_threads:
         torch.set_num_threads(args.cost_threads)
     if args.cost_only:

@@ -190,6 +190,29 @@ def test_bench_flicker_scores_without_a_margin_ignore_the_edges() -> None:
     assert inner.frame(("b", 0), out, src) == pytest.approx(whole.frame(("b", 0), out[crop], src[crop]), rel=1e-6)
 
 
+def test_bench_flicker_does_not_score_the_frames_where_a_shot_starts() -> None:
+    import bench_flicker
+
+    # Frame 0 and a cut at 12 have no past: every method draws them as "off" does.
+    assert bench_flicker.scored_frames(24, 4, [i in (0, 12) for i in range(24)]) == [4, 8, 16, 20]
+    assert bench_flicker.scored_frames(6, 2, [i == 0 for i in range(6)]) == [2, 4]
+    assert bench_flicker.scored_frames(3, 1, [False] * 3) == [0, 1, 2]
+
+
+def test_bench_flicker_scores_by_window_take_each_windows_own_pairs_and_frames() -> None:
+    import bench_flicker
+
+    # Five frames, windows of two: pairs 0 | 1, 2 (2 is a cut, left out) | 3, frames 0, 1 | 2, 3 | 4.
+    errors, floors = [2.0, 4.0, None, 6.0], [1.0, 1.0, 1.0, 2.0]
+    scores = {0: (1.0, 0.5), 2: (2.0, 0.5), 3: (4.0, 0.3), 4: (3.0, 0.1)}
+    assert bench_flicker.by_window(errors, floors, scores, 2) == [(2.0, 1.0, 0.5), (4.0, 3.0, 0.4), (3.0, 3.0, 0.1)]
+    # One window: the whole clip's ratio (sum over sum) and means.
+    ((ratio, structure, style),) = bench_flicker.by_window(errors, floors, scores, 5)
+    assert ratio == 12.0 / 4.0 and structure == 2.5 and style == pytest.approx(1.4 / 4)
+    # A window without a scored frame is left out.
+    assert len(bench_flicker.by_window(errors, floors, {0: (1.0, 0.5)}, 2)) == 1
+
+
 def test_bench_glued_carries_the_first_frame_along_the_camera_move() -> None:
     import torch
 

