@@ -294,14 +294,18 @@ class SteadySettings:
         carry: also copy the past along the camera where a camera model (a
             pan and a zoom) fitted to the flow explains the source
             (:attr:`vidstyle.temporal.TemporalSettings.carry`, its tolerance
-            scaled by the strength). Steadier (the warping error of the
-            sample clips from 1.6-1.9 to 1.44-1.45 times the source's), but on
-            the clip with a cut the copied strokes cost 4.7% of the style
-            (1.4% with the default), over the 3% the default keeps. The whole
-            memory then starts again every ``phase_period`` frames (240), a
-            visible redraw, so that a farm chunk can match a single render
-            exactly. Off by default (benchmarks/RESULTS-flicker.md,
-            output-tolerance-512).
+            scaled by the strength). Experimental. Over the first 24 frames
+            of a shot it is steadier (the sample clips at 1.45 times the
+            source's flicker against the default's 1.6-1.9), but a copy
+            never forgets and its cost grows with the shot: over 144 frames
+            of a fixed camera the structure moved 6.9% from unsteadied
+            (7.9% in the last 24 frames; the default 3.2%), and over 144
+            frames of a camera move 15% and the style fraction 22% (43% in
+            the last 24 frames), for hardly any steadiness there (1.88
+            against 1.96). The whole memory also starts again every
+            ``phase_period`` frames (240), a visible redraw, so that a farm
+            chunk can match a single render exactly. Off by default
+            (benchmarks/RESULTS-flicker.md, long-512 and scored-512).
     """
 
     enabled: bool = True

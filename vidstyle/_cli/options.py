@@ -135,9 +135,10 @@ def steady_options():
                           "through."),
         click.option("--steady-carry/--no-steady-carry", "steady_carry", default=SteadySettings.carry,
                      show_default=True,
-                     help="Also copy the previous frame along the camera (a pan or zoom fitted to the flow) where "
-                          "that explains the picture: steadier, at some cost to the style; its memory starts "
-                          "again every 240 frames."),
+                     help="Experimental: also copy the previous frame along the camera (a pan or zoom fitted to "
+                          "the flow) where that explains the picture. Steadier on a fixed camera, but its cost to "
+                          "the picture grows with the length of the shot (most with a moving camera), and its "
+                          "memory starts again, visibly, every 240 frames."),
     )
 
 
