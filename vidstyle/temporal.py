@@ -87,8 +87,13 @@ those edges. A larger copy tolerance (0.08) is steadier still but moves the
 structure over 3%; a copy also forgets more slowly than an average, so a farm
 chunk of a fixed camera needs a warm-up of 64 frames to meet a single render
 within 40 dB at the default size (a moving camera 48 or fewer). A moving camera
-has no still pixels; its structure cost is mostly the grid phase lock's two
-resamples, and a snap slack of 0.001 rather than 0.002 keeps it under 3%.
+has no still pixels; a snap slack of 0.001 rather than 0.002 keeps its
+structure under 3%. Its structure and style costs sit mostly in the frame's
+outer 8 px (without them +0.2% and +1.5% from unsteadied, against +2.7% and
++3.7% on the whole frame), where the phase lock's shift leaves a strip that
+the network sees replicated from the edge and the blends' flow leaves the
+frame; a lock by whole pixels, which resamples nothing, was no better
+(``moving-phase-512`` and its margin-8 twin, and the session-29 notes).
 The camera carry is off, and experimental: over the first 24 frames of a shot
 it brings the three sample clips to 1.44-1.45 times the source's flicker,
 against the default's 1.6-1.9, but its cost grows as its memory ages. Over
