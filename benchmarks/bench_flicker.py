@@ -368,7 +368,7 @@ class Row:
     trace: float | None
     inner: tuple[float, float] | None = None  # structure and style by run_clip's second Quality (another margin)
     # Per window of --windows frames: the warping error's ratio to the source's there, structure, style fraction.
-    windows: list[tuple[float, float, float]] = field(default_factory=list)
+    windows: list[tuple[float, float, float] | None] = field(default_factory=list)
 
 
 @torch.no_grad()
@@ -512,24 +512,24 @@ def scored_frames(count: int, every: int, starts: list[bool]) -> list[int]:
 
 
 def by_window(errors: list[float | None], floors: list[float | None], scores: dict[int, tuple[float, float]],
-              window: int) -> list[tuple[float, float, float]]:
+              window: int) -> list[tuple[float, float, float] | None]:
     """Per window of ``window`` frames: the warping error ratio over its pairs, the mean structure and style.
 
     A window's pairs are (i, i + 1) with frame i + 1 inside it (``errors[i]``, None where left out: a cut),
     against the source's same pairs (``floors``); its scores are those of the scored frames inside it
-    (``scores``: frame -> (structure, style)). A window with no pair or no score is left out.
+    (``scores``: frame -> (structure, style)). A window with no pair or no score is None, so that the k-th
+    entry is always frames ``k * window`` on, whichever method.
 
-    >>> by_window([2.0, 4.0, None, 6.0], [1.0, 1.0, 1.0, 2.0], {0: (1.0, 0.5), 2: (2.0, 0.5), 4: (3.0, 0.1)}, 2)
-    [(2.0, 1.0, 0.5), (4.0, 2.0, 0.5), (3.0, 3.0, 0.1)]
+    >>> by_window([2.0, 4.0, None, 6.0], [1.0, 1.0, 1.0, 2.0], {0: (1.0, 0.5), 4: (3.0, 0.1)}, 2)
+    [(2.0, 1.0, 0.5), None, (3.0, 3.0, 0.1)]
     """
     frames = len(errors) + 1
     out = []
     for a in range(0, frames, window):
         pairs = [i for i in range(max(a - 1, 0), min(a + window, frames) - 1) if errors[i] is not None]
         kept = [v for i, v in sorted(scores.items()) if a <= i < a + window]
-        if pairs and kept:
-            out.append((sum(errors[i] for i in pairs) / max(sum(floors[i] for i in pairs), 1e-12),
-                        statistics.mean(s for s, _ in kept), statistics.mean(f for _, f in kept)))
+        out.append((sum(errors[i] for i in pairs) / max(sum(floors[i] for i in pairs), 1e-12),
+                    statistics.mean(s for s, _ in kept), statistics.mean(f for _, f in kept)) if pairs and kept else None)
     return out
 
 
@@ -683,8 +683,12 @@ def windows_table(rows: list[Row], window: int) -> list[str]:
     for r in rows:
         b = base.get(r.clip)
         cells = []
-        for k, (ratio, structure, style) in enumerate(r.windows):
-            if b is not None and k < len(b.windows):
+        for k, cell in enumerate(r.windows):
+            if cell is None:
+                cells.append("-")
+                continue
+            ratio, structure, style = cell
+            if b is not None and k < len(b.windows) and b.windows[k] is not None:
                 cells.append(f"{ratio:.2f}, {structure / b.windows[k][1] - 1:+.1%}, {style / b.windows[k][2] - 1:+.1%}")
             else:
                 cells.append(f"{ratio:.2f}, {structure:.4f}, {style:.4f}")

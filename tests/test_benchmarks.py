@@ -209,8 +209,8 @@ def test_bench_flicker_scores_by_window_take_each_windows_own_pairs_and_frames()
     # One window: the whole clip's ratio (sum over sum) and means.
     ((ratio, structure, style),) = bench_flicker.by_window(errors, floors, scores, 5)
     assert ratio == 12.0 / 4.0 and structure == 2.5 and style == pytest.approx(1.4 / 4)
-    # A window without a scored frame is left out.
-    assert len(bench_flicker.by_window(errors, floors, {0: (1.0, 0.5)}, 2)) == 1
+    # A window without a scored frame is None: the k-th entry stays frames 2k on.
+    assert bench_flicker.by_window(errors, floors, {4: (3.0, 0.1)}, 2) == [None, None, (3.0, 3.0, 0.1)]
 
 
 def test_bench_glued_carries_the_first_frame_along_the_camera_move() -> None:
