@@ -298,8 +298,8 @@ class SteadySettings:
             of a shot it is steadier (the sample clips at 1.45 times the
             source's flicker against the default's 1.6-1.9), but a copy
             never forgets and its cost grows with the shot: over 144 frames
-            of a fixed camera the structure moved 6.9% from unsteadied
-            (7.9% in the last 24 frames; the default 3.2%), and over 144
+            of a fixed camera the structure moved 6.3% from unsteadied
+            (7.3% in the last 24 frames; the default 3.2%), and over 144
             frames of a camera move 15% and the style fraction 22% (43% in
             the last 24 frames), for hardly any steadiness there (1.88
             against 1.96). The whole memory also starts again every

@@ -97,9 +97,9 @@ frame; a lock by whole pixels, which resamples nothing, was no better
 The camera carry is off, and experimental: over the first 24 frames of a shot
 it brings the three sample clips to 1.44-1.45 times the source's flicker,
 against the default's 1.6-1.9, but its cost grows as its memory ages. Over
-the 144 frames of a long fixed-camera shot the structure moved 6.9% from
-unsteadied (7.9% in the last 24 frames; the default 3.2%) for 1.30 times the
-source's flicker (the default 1.69); over 144 frames of a camera move, 15%
+the 144 frames of a long fixed-camera shot the structure moved 6.3% from
+unsteadied (7.3% in the last 24 frames; the default 3.2%) for 1.29 times the
+source's flicker (the default 1.67); over 144 frames of a camera move, 15%
 and the style fraction 22% (43% in the last 24 frames) for 1.88 (the default
 1.96, +2.8% and +0.2%). The pair of frames across each of its restarts
 flickers 19 times the source's on the fixed camera (``long-512``,

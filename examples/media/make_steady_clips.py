@@ -20,8 +20,8 @@
   Both cropped to 16:9 and scaled to 384x216, frames taken one for one.
 - ``vtest_long.mp4`` and ``pan_dune_long.mp4`` (``bench_flicker.py --long``):
   144 frames each, for what a method's memory costs as it ages; the first
-  144 frames of ``vtest.avi`` scaled to 384x288, and a longer, slower camera
-  move over ``Dune.jpg`` (:func:`long_pan_box`).
+  14.4 s of ``vtest.avi``, cut as ``vtest_5s.mp4`` is (``make_samples.cut``),
+  and a longer, slower camera move over ``Dune.jpg`` (:func:`long_pan_box`).
 
 Uses PyAV (its bundled FFmpeg, libx264) and Pillow; bytes depend on their builds.
 """
@@ -35,6 +35,8 @@ from pathlib import Path
 import av
 import numpy as np
 from PIL import Image
+
+from make_samples import cut
 
 VTEST = "usr/share/doc/opencv-doc/examples/data/vtest.avi"
 DUNE = "usr/share/backgrounds/mate/nature/Dune.jpg"
@@ -102,12 +104,6 @@ def make_pan(photo: Path, dest: Path, frames: int = PAN_FRAMES, box=pan_box) -> 
             for i in range(frames)], dest, PAN_FPS)
 
 
-def make_still_camera(video: Path, dest: Path, frames: int = LONG_FRAMES) -> None:
-    """The first ``frames`` frames of ``video`` scaled to PAN_SIZE (Lanczos), at PAN_FPS (vtest.avi's own 10 fps)."""
-    encode([np.asarray(f.resize(PAN_SIZE, Image.Resampling.LANCZOS)) for f in _frames(video, 0, frames)], dest,
-           PAN_FPS)
-
-
 def _frames(path: Path, first: int, stop: int) -> list[Image.Image]:
     out = []
     with av.open(str(path)) as c:
@@ -137,4 +133,6 @@ if __name__ == "__main__":
     make_pan(root / DUNE, dest / "pan_dune.mp4")
     make_cut(root / VTEST, root / BUNNY, dest / "cut_street_bunny.mp4")
     make_pan(root / DUNE, dest / "pan_dune_long.mp4", LONG_FRAMES, long_pan_box)
-    make_still_camera(root / VTEST, dest / "vtest_long.mp4")
+    # vtest_5s.mp4's own cut, only longer: one way to scale and encode vtest.avi.
+    cut(root / VTEST, dest / "vtest_long.mp4", start=0.0, seconds=LONG_FRAMES / PAN_FPS, width=PAN_SIZE[0],
+        height=PAN_SIZE[1], crf=CRF)
