@@ -123,8 +123,8 @@ def S(**changes) -> TemporalSettings:  # noqa: N802 - reads as a table below
     return replace(OFF, **changes)
 
 
-DEFAULT = ("default: phase + snap 0.001 + features 0.9 + output 0.8 (0.85 still, copied within 0.04, output tolerance "
-           "0.15), contrast kept")
+DEFAULT = ("default: phase + snap 0.001 + features 0.9 (released at 0.5 px) + output 0.8 (0.85 still, copied within "
+           "0.04, output tolerance 0.15), contrast kept")
 METHODS: dict[str, TemporalSettings] = {
     "off": OFF,
     "features 0.9 + output 0.8, contrast kept (previous default)": S(features=0.9, output=0.8, contrast=5),
@@ -138,6 +138,9 @@ METHODS: dict[str, TemporalSettings] = {
     # Session 27's default: the output blend let the past go as tightly as the features' (0.05).
     "default: phase + snap 0.001 + features 0.9 + output 0.8 (0.85 still, copied within 0.04), contrast kept":
         replace(TemporalSettings(), output_tolerance=0.05),
+    # Sessions 28-29's default: the features' blend kept the past of what moves in the shot too (no release).
+    "default: phase + snap 0.001 + features 0.9 + output 0.8 (0.85 still, copied within 0.04, output tolerance 0.15), "
+    "contrast kept": replace(TemporalSettings(), release=0.0),
     DEFAULT: TemporalSettings(),
     "phase + snap + features 0.95 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.95, output=0.95,
                                                                    contrast=5),
@@ -240,6 +243,8 @@ EXTRA_METHODS.update({
     "default, features 0.8, output tolerance 0.1": replace(TemporalSettings(), features=0.8, output_tolerance=0.1),
     "steady strength 0.9": SteadySettings(strength=0.9).temporal(),
 })
+# Session 30: the features' blend lets go of what moves apart from the camera (TemporalSettings.release).
+EXTRA_METHODS.update({f"default, released at {r} px": replace(TemporalSettings(), release=r) for r in (0.25, 1.0, 2.0)})
 NO_RESET = "no cut reset"  # methods named so get no shot list either
 # The source's motion (pixels per frame at the clip's size) that --split sorts the valid pixels by.
 BANDS = ((0.0, 0.25), (0.25, 1.0), (1.0, float("inf")))

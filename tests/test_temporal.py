@@ -26,6 +26,7 @@ from vidstyle.temporal import (
     lanczos_taps,
     lk_flow,
     luma,
+    released,
     resize_flow,
     snap_to_global,
     stillness,
@@ -176,7 +177,7 @@ def test_settings_are_checked():
         dict(resample="nearest"), dict(contrast=4), dict(source=1.0), dict(snap=-0.1), dict(phase_period=0),
         dict(still_output=1.0), dict(still_features=-0.1), dict(still_motion=0), dict(still_tolerance=-1.0),
         dict(still_copy=-0.01), dict(carry=-0.01), dict(carry_near=4), dict(carry_redraw=0), dict(carry_edge=-1.0),
-        dict(output_tolerance=0.0),
+        dict(output_tolerance=0.0), dict(release=-0.5),
     )
     for bad in bad_settings:
         with pytest.raises(ValueError):
@@ -339,7 +340,7 @@ def test_the_output_blend_lets_the_past_go_more_loosely_than_the_features():
     assert bool((motion.output_weight >= motion.weight - 1e-6).all())
     # Where the source did not change, both keep it all (the first column is out of the frame: nothing).
     assert torch.allclose(motion.output_weight[1][:, :12], motion.weight[1][:, :12], atol=0.02)
-    assert Temporal(TemporalSettings(output_tolerance=0.05)).motion(frames).output_weight is None  # one map
+    assert Temporal(TemporalSettings(output_tolerance=0.05, release=0.0)).motion(frames).output_weight is None  # one map
     # A change at the gate (a light switched on there) mostly comes through: without the gate the flow,
     # consistent there, would keep all of the past (weight 1).
     lit = frames.clone()
@@ -354,6 +355,34 @@ def test_the_output_blend_lets_the_past_go_more_loosely_than_the_features():
 
     loose, tight = second(TemporalSettings()), second(TemporalSettings(output_tolerance=0.05))
     assert loose < tight - 0.1, (loose, tight)
+
+
+def test_released_lets_go_of_what_moves_apart_from_the_camera():
+    back = fixed_flow(2, 1.5, -0.5, 8, 8)  # a camera panning
+    back[1, :, 2:4, 2:4] += torch.tensor([0.3, 0.4]).reshape(2, 1, 1)  # something moving 0.5 px against it
+    keep = released(back, 1.0)
+    assert keep.shape == (2, 1, 8, 8)
+    assert torch.equal(keep[0], torch.ones(1, 8, 8))  # the camera's own motion, however large, is kept
+    assert torch.allclose(keep[1, 0, 2:4, 2:4], torch.full((2, 2), 0.5)) and float(keep[1, 0, 5:, 5:].min()) == 1.0
+    assert float(released(back, 0.25)[1, 0, 2:4, 2:4].max()) == 0.0
+
+
+def test_the_features_blend_lets_a_walker_go_and_the_output_blend_keeps_it():
+    frames = torch.full((2, 3, H, W), 0.3) + 0.2 * texture(17)[..., :H, :W]  # a still, textured background
+    square = 0.2 + 0.6 * texture(18)[0, :, :24, :24]
+    frames[0, :, 20:44, 20:44] = square  # a textured square, someone walking
+    frames[1, :, 20:44, 22:46] = square  # ... 2 px to the right
+    motion = Temporal(TemporalSettings(phase=False)).motion(frames)
+    kept = Temporal(TemporalSettings(phase=False, release=0.0)).motion(frames)
+    walker, wall = (slice(None), slice(26, 38), slice(28, 40)), (slice(None), slice(50, 70), slice(60, 90))
+    # On the walker the features keep none of their past (before: most of it), the output blend all it had.
+    assert float(motion.weight[1][walker].max()) == 0.0 < 0.5 < float(kept.weight[1][walker].median())
+    assert torch.equal(motion.output_weight, kept.output_weight)
+    # Behind it, what stands still keeps its past as before.
+    assert torch.allclose(motion.weight[1][wall], kept.weight[1][wall]) and float(motion.weight[1][wall].min()) > 0.9
+    # With one gate for both blends the output still gets its own, unreleased, map.
+    one = Temporal(TemporalSettings(phase=False, output_tolerance=0.05)).motion(frames)
+    assert one.output_weight is not None and float(one.output_weight[1][walker].median()) > 0.5
 
 
 def test_the_phase_starts_again_where_regrid_says():

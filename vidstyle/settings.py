@@ -295,17 +295,18 @@ class SteadySettings:
             pan and a zoom) fitted to the flow explains the source
             (:attr:`vidstyle.temporal.TemporalSettings.carry`, its tolerance
             scaled by the strength). Experimental. Over the first 24 frames
-            of a shot it is steadier (the sample clips at 1.45 times the
-            source's flicker against the default's 1.6-1.9), but a copy
+            of a shot it is steadier (the sample clips at 1.46-1.50 times
+            the source's flicker against the default's 1.6-2.0), but a copy
             never forgets and its cost grows with the shot: over 144 frames
-            of a fixed camera the structure moved 6.3% from unsteadied
-            (7.3% in the last 24 frames; the default 3.2%), and over 144
-            frames of a camera move 15% and the style fraction 22% (43% in
+            of a fixed camera the structure moved 5.2% from unsteadied
+            (6.4% in the last 24 frames; the default 2.5%), and over 144
+            frames of a camera move 15% and the style fraction 21% (41% in
             the last 24 frames), for hardly any steadiness there (1.88
-            against 1.96). The whole memory also starts again every
+            against 1.97). The whole memory also starts again every
             ``phase_period`` frames (240), a visible redraw, so that a farm
             chunk can match a single render exactly. Off by default
-            (benchmarks/RESULTS-flicker.md, long-512 and scored-512).
+            (benchmarks/RESULTS-flicker.md, long-512-release and
+            carry-release-512).
     """
 
     enabled: bool = True

@@ -83,27 +83,34 @@ sure; there the output blend lets the past go only where the source changed
 by about 0.15 after warping (``output_tolerance``), not 0.05 as the
 features' blend does: the flow misses a walking person's outline by a
 fraction of a pixel, and a tight gate let new strokes through at exactly
-those edges. A larger copy tolerance (0.08) is steadier still but moves the
+those edges. The features' blend, for its part, keeps none of the past of
+what moves apart from the camera (``release``, :func:`released`): warped a
+fraction of a pixel off, a walking person's features smeared them (on the
+fixed camera the 9% of relu4_1 cells with motion held 2.0 of the 3.4 points
+that the structure had moved), and the output blend alone steadies them
+well enough. That took the three sample clips' structure from 2.7-4.1% to
+2.0-2.9% from unsteadied, for 1.90-2.01 times the source's flicker (1.63 on
+the cut clip) instead of 1.57-1.93 (``release-512``). A larger copy tolerance (0.08) is steadier still but moves the
 structure over 3%; a copy also forgets more slowly than an average, so a farm
 chunk of a fixed camera needs a warm-up of 64 frames to meet a single render
 within 40 dB at the default size (a moving camera 48 or fewer). A moving camera
 has no still pixels; a snap slack of 0.001 rather than 0.002 keeps its
 structure under 3%. Its structure and style costs sit mostly in the frame's
-outer 8 px (without them +0.2% and +1.5% from unsteadied, against +2.7% and
-+3.7% on the whole frame), where the phase lock's shift leaves a strip that
+outer 8 px (before the release, without them +0.2% and +1.5% from
+unsteadied, against +2.7% and +3.7% on the whole frame), where the phase lock's shift leaves a strip that
 the network sees replicated from the edge and the blends' flow leaves the
 frame; a lock by whole pixels, which resamples nothing, was no better
 (``moving-phase-512`` and its margin-8 twin, and the session-29 notes).
 The camera carry is off, and experimental: over the first 24 frames of a shot
-it brings the three sample clips to 1.44-1.45 times the source's flicker,
-against the default's 1.6-1.9, but its cost grows as its memory ages. Over
-the 144 frames of a long fixed-camera shot the structure moved 6.3% from
-unsteadied (7.3% in the last 24 frames; the default 3.2%) for 1.29 times the
-source's flicker (the default 1.67); over 144 frames of a camera move, 15%
-and the style fraction 22% (43% in the last 24 frames) for 1.88 (the default
-1.96, +2.8% and +0.2%). The pair of frames across each of its restarts
-flickers 19 times the source's on the fixed camera (``long-512``,
-``scored-512`` and the session-28 and -29 notes in the results). Refreshing
+it brings the three sample clips to 1.46-1.50 times the source's flicker,
+against the default's 1.6-2.0, but its cost grows as its memory ages. Over
+the 144 frames of a long fixed-camera shot the structure moved 5.2% from
+unsteadied (6.4% in the last 24 frames; the default 2.5%) for 1.34 times the
+source's flicker (the default 1.74); over 144 frames of a camera move, 15%
+and the style fraction 21% (41% in the last 24 frames) for 1.88 (the default
+1.97, +2.7% and +0.3%). The pair of frames across each of its restarts
+flickers 19 times the source's on the fixed camera (``carry-release-512``,
+``long-512-release`` and the session-28 and -29 notes in the results). Refreshing
 its memory instead by a band that sweeps the frame every 24 or 48 frames
 (a prototype, not kept) bounded that cost on the camera move but was no
 steadier than the default there, and on the fixed camera gave the same
@@ -167,6 +174,7 @@ __all__ = [
     "consistent",
     "blend_weight",
     "stillness",
+    "released",
     "ema_stats",
     "contrast_blend",
     "adain_with_stats",
@@ -228,7 +236,23 @@ class TemporalSettings:
             from 2.09 / 1.89 / 1.65 to 1.93 / 1.85 / 1.57 times the source's
             flicker, and their structure from 2.9% / 2.4% / 3.3% further
             from unsteadied to 3.4% / 2.7% / 4.1% (the frames that start a
-            shot not scored: milder-512).
+            shot not scored: milder-512; both before ``release``).
+        release: where a pixel's flow differs from the camera's (the flow's
+            median, pixels of the flow size) by this much or more, the
+            features' blend keeps none of its past, and from no difference
+            to this one its weight falls linearly to 0; 0 turns this off.
+            What moves in the shot, a person walking past, is where the
+            features' blend cost the structure most (on the fixed camera,
+            the 9% of the relu4_1 cells with motion had 14% more structure
+            error than unsteadied, 2.0 of the 3.4 points the whole frame
+            had moved): their warped past is misplaced by a fraction of a
+            pixel and smears them. The output blend, gated on its own,
+            still steadies them.
+            Measured (benchmarks/RESULTS-flicker.md, release-512): 0.5
+            against 0 took the sample clips' structure from 3.4% / 2.7% /
+            4.1% further from unsteadied to 2.9% / 2.0% / 2.9%, for 1.93 /
+            1.85 / 1.57 to 2.01 / 1.90 / 1.63 times the source's flicker
+            (0.25 and 1.0 px gave the same within 0.02 and 0.2 points).
         min_consistent: a frame whose flow from its predecessor is consistent
             on less than this fraction of pixels starts a new shot.
         renormalise: after blending features, give each channel back the
@@ -343,6 +367,7 @@ class TemporalSettings:
     flow_method: str = "lk"
     tolerance: float = 0.05
     output_tolerance: float = 0.15
+    release: float = 0.5
     min_consistent: float = 0.3
     renormalise: bool = True
     resample: str = "bicubic"
@@ -387,6 +412,8 @@ class TemporalSettings:
             raise ValueError(f"unknown flow method {self.flow_method!r}: use {' or '.join(FLOW_METHODS)}")
         if not (self.tolerance > 0 and self.output_tolerance > 0):
             raise ValueError(f"tolerances must be positive, got {self.tolerance}, output {self.output_tolerance}")
+        if not self.release >= 0:
+            raise ValueError(f"release must be at least 0 pixels, got {self.release}")
         if not 0.0 <= self.min_consistent <= 1.0:
             raise ValueError(f"min_consistent must be in [0, 1], got {self.min_consistent}")
         for name in ("resample", "feature_resample"):
@@ -802,6 +829,25 @@ def stillness(back: torch.Tensor, cur: torch.Tensor, prev_warped: torch.Tensor, 
     """
     d = _local_diff(cur, prev_warped)
     return torch.exp(-(back.pow(2).sum(1, keepdim=True) / motion**2) - (d / tolerance).pow(2))
+
+
+def released(back: torch.Tensor, release: float) -> torch.Tensor:
+    """How much of the past a pixel may keep for what it does apart from the camera, in [0, 1].
+
+    1 where the flow is the camera's (each frame's median flow), falling
+    linearly to 0 where it differs from it by ``release`` pixels or more:
+    something moving in the shot.
+
+    Shape:
+        ``(B, 2, H, W)`` -> ``(B, 1, H, W)``.
+
+    Example:
+        >>> back = torch.zeros(1, 2, 3, 3); back[0, 0, 1, 1] = 0.25; back[0, 0, 2, 2] = 2.0
+        >>> released(back, 0.5)[0, 0].tolist()
+        [[1.0, 1.0, 1.0], [1.0, 0.5, 1.0], [1.0, 1.0, 0.0]]
+    """
+    camera = back.flatten(2).median(2).values[..., None, None]
+    return (1 - (back - camera).norm(dim=1, keepdim=True) / release).clamp(0, 1)
 
 
 def contrast_blend(cur: torch.Tensor, past: torch.Tensor, weight: torch.Tensor, window: int = 5,
@@ -1261,6 +1307,9 @@ class Temporal:
         # The features' weight, and the output's where its gate differs: one channel each, kept side by side.
         gates = (s.tolerance,) if s.output_tolerance == s.tolerance else (s.tolerance, s.output_tolerance)
         weight = torch.cat([blend_weight(grey, prev_w, ok, t) for t in gates], 1)
+        if s.release > 0 and s.features > 0:
+            # The features' own channel lets go of what moves in the shot; the output keeps the gate's weight.
+            weight = torch.cat([weight[:, :1] * released(back, s.release), weight[:, -1:]], 1)
         region = None
         if masks is not None or self._region is not None:
             region = self._region_kept(masks or [None] * b, (h, w), weight[:, :1])
@@ -1287,9 +1336,10 @@ class Temporal:
             restart = [f or bool(r) or e for f, r, e in zip(fresh, again, empty)]
             # The other maps ride along with the weight: the same warp to the shifted frames.
             maps = torch.cat([m for m in (weight, still, carry) if m is not None], 1)
+            channels = weight.shape[1]
             before = self._shift if self._shift is not None else torch.zeros(2, device=back.device)
             back, maps, shift = self._lock_phase(back, maps, ok, restart, (frames.shape[-2], frames.shape[-1]))
-            weight, rest = maps[:, :len(gates)], maps[:, len(gates):]
+            weight, rest = maps[:, :channels], maps[:, channels:]
             if still is not None:
                 still, rest = rest[:, :1], rest[:, 1:]
             if carry is not None:
@@ -1301,7 +1351,7 @@ class Temporal:
                 camera[:, 1] += camera[:, 0] * cur[:, 0] - prev_shift[:, 0]
                 camera[:, 3] += camera[:, 2] * cur[:, 1] - prev_shift[:, 1]
         return Motion(fresh, back, weight[:, :1], tuple(frac), shift, still, camera, carry,
-                      weight[:, 1:] if len(gates) > 1 else None)
+                      weight[:, 1:] if weight.shape[1] > 1 else None)
 
     def _cameras(self, both: torch.Tensor, grey: torch.Tensor, prev: torch.Tensor, fresh: Sequence[bool],
                  size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
