@@ -68,15 +68,15 @@ steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``
   the sample clips (their codec leaves little noise) and costs structure.
 
 The defaults (:class:`TemporalSettings`) are the best trade-off that
-``benchmarks/RESULTS-flicker.md`` measured: phase lock and snap (slack 0.001)
-on, features 0.9, output 0.8 with the contrast kept, the built-in
+``benchmarks/RESULTS-flicker.md`` measured: phase lock and snap (slack
+0.001) on, features 0.9, output 0.8 with the contrast kept, the built-in
 Lucas-Kanade flow at 192 px, no steady statistics (they help a little alone
 and nothing on top of the flow blends). Where the source stands still
-(:func:`stillness`: no motion, no change beyond the codec's noise) the output
-keeps 0.85 of the past instead of 0.8, and where the decoder has redrawn a
-still background's strokes within 0.04 of the past it copies the past
-outright (``still_copy``): the decoder's wobble there is mostly fine detail,
-which an average washes out (a still weight of 0.9 or more moved the
+(:func:`stillness`: no motion, no change beyond the codec's noise) the
+output keeps 0.85 of the past instead of 0.8, and where the decoder has
+redrawn a still background's strokes within 0.04 of the past it copies the
+past outright (``still_copy``): the decoder's wobble there is mostly fine
+detail, which an average washes out (a still weight of 0.9 or more moved the
 structure over 3%) and a copy keeps whole. The remaining flicker of a fixed
 camera sits mostly on the people walking through it, where the flow is least
 sure; there the output blend lets the past go only where the source changed
@@ -87,34 +87,36 @@ those edges. The features' blend, for its part, keeps none of the past of
 what moves apart from the camera (``release``, :func:`released`): warped a
 fraction of a pixel off, a walking person's features smeared them (on the
 fixed camera the 9% of relu4_1 cells with motion held 2.0 of the 3.4 points
-that the structure had moved), and the output blend alone steadies them
-well enough. That took the three sample clips' structure from 2.7-4.1% to
+that the structure had moved), and the output blend alone steadies them well
+enough. That took the three sample clips' structure from 2.7-4.1% to
 2.0-2.9% from unsteadied, for 1.90-2.01 times the source's flicker (1.63 on
-the cut clip) instead of 1.57-1.93 (``release-512``). A larger copy tolerance (0.08) is steadier still but moves the
-structure over 3%; a copy also forgets more slowly than an average, so a farm
-chunk of a fixed camera needs a warm-up of 64 frames to meet a single render
-within 40 dB at the default size (a moving camera 48 or fewer). A moving camera
-has no still pixels; a snap slack of 0.001 rather than 0.002 keeps its
-structure under 3%. Its structure and style costs sit mostly in the frame's
-outer 8 px (before the release, without them +0.2% and +1.5% from
-unsteadied, against +2.7% and +3.7% on the whole frame), where the phase lock's shift leaves a strip that
-the network sees replicated from the edge and the blends' flow leaves the
-frame; a lock by whole pixels, which resamples nothing, was no better
-(``moving-phase-512`` and its margin-8 twin, and the session-29 notes).
-The camera carry is off, and experimental: over the first 24 frames of a shot
-it brings the three sample clips to 1.46-1.50 times the source's flicker,
-against the default's 1.6-2.0, but its cost grows as its memory ages. Over
-the 144 frames of a long fixed-camera shot the structure moved 5.2% from
-unsteadied (6.4% in the last 24 frames; the default 2.5%) for 1.34 times the
-source's flicker (the default 1.74); over 144 frames of a camera move, 15%
-and the style fraction 21% (41% in the last 24 frames) for 1.88 (the default
-1.97, +2.7% and +0.3%). The pair of frames across each of its restarts
-flickers 19 times the source's on the fixed camera (``carry-release-512``,
-``long-512-release`` and the session-28 and -29 notes in the results). Refreshing
-its memory instead by a band that sweeps the frame every 24 or 48 frames
-(a prototype, not kept) bounded that cost on the camera move but was no
-steadier than the default there, and on the fixed camera gave the same
-trade-off as the default's own tolerances.
+the cut clip) instead of 1.57-1.93 (``release-512``). A larger copy
+tolerance (0.08) is steadier still but moves the structure over 3%; a copy
+also forgets more slowly than an average, so a farm chunk of a fixed camera
+needs a warm-up of 64 frames to meet a single render within 40 dB at the
+default size (a moving camera 48 or fewer). A moving camera has no still
+pixels; a snap slack of 0.001 rather than 0.002 keeps its structure under
+3%. Its structure and style costs sit mostly in the frame's outer 8 px
+(before the release, without them +0.2% and +1.5% from unsteadied, against
++2.7% and +3.7% on the whole frame), where the phase lock's shift leaves a
+strip that the network sees replicated from the edge and the blends' flow
+leaves the frame; a lock by whole pixels, which resamples nothing, was no
+better (``moving-phase-512`` and its margin-8 twin, and the session-29
+notes).
+The camera carry is off, and experimental: over the first 24 frames of a
+shot it brings the three sample clips to 1.46-1.50 times the source's
+flicker, against the default's 1.6-2.0, but its cost grows as its memory
+ages. Over the 144 frames of a long fixed-camera shot the structure moved
+5.2% from unsteadied (6.4% in the last 24 frames; the default 2.5%) for 1.34
+times the source's flicker (the default 1.74); over 144 frames of a camera
+move, 15% and the style fraction 21% (41% in the last 24 frames) for 1.88
+(the default 1.97, +2.7% and +0.3%; ``carry-release-512``,
+``long-512-release``). The pair of frames across each of its restarts
+flickers 19 times the source's on the fixed camera (the session-28 notes in
+the results). Refreshing its memory instead by a band that sweeps the frame
+every 24 or 48 frames (a prototype, not kept) bounded that cost on the
+camera move but was no steadier than the default there, and on the fixed
+camera gave the same trade-off as the default's own tolerances.
 
 Every cut resets the memory: the render loop says where shots start (the shot
 list, timeline cuts, a farm chunk's first frame), and a frame whose flow
