@@ -256,6 +256,12 @@ BAND_NAMES = ("still (< 0.25 px)", "slow (0.25-1 px)", "moving (>= 1 px)")
 # --------------------------------------------------------------------------- #
 
 
+def mean_kept(errors: list[float | None]) -> float:
+    """The mean of the pair errors that were kept (None: a pair left out); 0 with none."""
+    kept = [e for e in errors if e is not None]
+    return sum(kept) / max(len(kept), 1)
+
+
 @dataclass
 class Measure:
     """The source's flows between consecutive frames, and which pixels of each pair count.
@@ -289,8 +295,12 @@ class Measure:
 
     def error(self, frames: torch.Tensor) -> float:
         """Mean over the kept pairs of mean |f[i+1] - warp(f[i])| over valid pixels and channels, x 255."""
-        errs = [e for e in self.pair_errors(frames) if e is not None]
-        return sum(errs) / max(len(errs), 1)
+        return mean_kept(self.pair_errors(frames))
+
+    @property
+    def floor(self) -> float:
+        """The source's own :meth:`error`, from the pair errors :meth:`of` keeps (no warp more)."""
+        return mean_kept(self.floors)
 
     def pair_errors(self, frames: torch.Tensor) -> list[float | None]:
         """Per pair (i, i+1): mean |f[i+1] - warp(f[i])| over valid pixels and channels, x 255; None where left out."""
@@ -438,7 +448,7 @@ def run_clip(st: Stylizer, quality: Quality, style: Path, clip: Clip, count: int
     h, w = working_size(h0, w0, st.size)
     cut_local = [c - clip.first for c in clip.cuts if clip.first < c < clip.first + n]
     measure = Measure.of(src, {c - 1 for c in cut_local})
-    floor = measure.error(src)
+    floor = measure.floor
     starts = shot_starts(clip, n)
     small = resize(src, (h, w))
     s_mean, s_std = quality.targets[-1]
@@ -544,7 +554,8 @@ def _score(rows: list, outputs: dict, bands: dict, name: str, clip: Clip, out: t
     """One method's row: the warping error of ``out`` (the clip's size), the scores of ``out_small`` (working size)."""
     n = out.shape[0]
     outputs[name] = out
-    err = measure.error(out)
+    pair_errors = measure.pair_errors(out)
+    err = mean_kept(pair_errors)
     if split:
         bands[name] = measure.by_motion(out)
     scored = scored_frames(n, every, starts)
@@ -556,7 +567,7 @@ def _score(rows: list, outputs: dict, bands: dict, name: str, clip: Clip, out: t
     if inner is not None:
         more = [inner.frame((clip.name, i), out_small[i : i + 1], small[i : i + 1]) for i in scored]
         both = (statistics.mean(s for s, _ in more), statistics.mean(f for _, f in more))
-    windows = by_window(measure.pair_errors(out), measure.floors, dict(zip(scored, scores)), window) if window else []
+    windows = by_window(pair_errors, measure.floors, dict(zip(scored, scores)), window) if window else []
     rows.append(Row(clip.name, name, err / floor, err, statistics.mean(s for s, _ in scores),
                     statistics.mean(f for _, f in scores), trace, both, windows))
 
@@ -791,7 +802,7 @@ def colour_study(args) -> str:
             for name, look in looks.items()}
     inp = Flicker()
     inp.add(src)
-    floor = measure.error(src)
+    floor = measure.floor
     rows = [
         "| colour preservation | flicker (x input) | warping error (x source floor) |",
         "|---|---:|---:|",

@@ -189,7 +189,7 @@ def glued_rows(st: Stylizer, scores: Scores, photo: Image.Image, src: torch.Tens
                          for i in range(src.shape[0])])
     glued = cut_out(stylized(c_mean.mean(0, keepdim=True), c_std.mean(0, keepdim=True)), at, PAN_SIZE)
     measure = Measure.of(src, set())
-    floor = measure.error(src)
+    floor = measure.floor
     rows = {}
     seqs = {"off": off, "cut out, each frame's own statistics": control, "glued": glued}
     for mode in ("lanczos", "bicubic"):

@@ -9,6 +9,7 @@ from torch.nn import functional as F
 
 from vidstyle.stats import adain
 from vidstyle.temporal import (
+    camera_motion,
     Motion,
     Temporal,
     TemporalSettings,
@@ -365,6 +366,18 @@ def test_released_lets_go_of_what_moves_apart_from_the_camera():
     assert torch.equal(keep[0], torch.ones(1, 8, 8))  # the camera's own motion, however large, is kept
     assert torch.allclose(keep[1, 0, 2:4, 2:4], torch.full((2, 2), 0.5)) and float(keep[1, 0, 5:, 5:].min()) == 1.0
     assert float(released(back, 0.25)[1, 0, 2:4, 2:4].max()) == 0.0
+
+
+def test_the_snap_keeps_the_cameras_motion_so_the_release_can_take_it_from_before():
+    frames = pan(19, 2, (1.3, -0.4))
+    frames[1, :, 20:40, 30:50] = frames[0, :, 20:40, 26:46]  # something moving against the pan
+    grey = luma(frames)
+    u = flow_both_ways(grey[1:], grey[:1])
+    snapped = snap_to_global(u, torch.cat([grey[1:], grey[:1]]), torch.cat([grey[:1], grey[1:]]), 0.001)
+    assert not torch.equal(snapped, u)  # the snap replaced some vectors
+    assert torch.equal(camera_motion(snapped), camera_motion(u))
+    assert camera_motion(u).shape == (2, 2, 1, 1)
+    assert torch.equal(released(snapped[:1], 0.5), released(snapped[:1], 0.5, camera_motion(u)[:1]))
 
 
 def test_the_features_blend_lets_a_walker_go_and_the_output_blend_keeps_it():
