@@ -178,7 +178,7 @@ def test_settings_are_checked():
         dict(resample="nearest"), dict(contrast=4), dict(source=1.0), dict(snap=-0.1), dict(phase_period=0),
         dict(still_output=1.0), dict(still_features=-0.1), dict(still_motion=0), dict(still_tolerance=-1.0),
         dict(still_copy=-0.01), dict(carry=-0.01), dict(carry_near=4), dict(carry_redraw=0), dict(carry_edge=-1.0),
-        dict(output_tolerance=0.0), dict(release=-0.5),
+        dict(output_tolerance=0.0), dict(release=-0.5), dict(stroke_tolerance=-0.1),
     )
     for bad in bad_settings:
         with pytest.raises(ValueError):
@@ -354,7 +354,9 @@ def test_the_output_blend_lets_the_past_go_more_loosely_than_the_features():
         state = Temporal(replace(settings, contrast=0))
         return float(state.output(decoded, state.motion(frames))[1][inside].mean())
 
-    loose, tight = second(TemporalSettings()), second(TemporalSettings(output_tolerance=0.05))
+    # Without the stroke tolerance: the decoder's two flat frames (0.2, 0.8) are 0.6 apart, which it would gate too.
+    loose = second(TemporalSettings(stroke_tolerance=0.0))
+    tight = second(TemporalSettings(output_tolerance=0.05, stroke_tolerance=0.0))
     assert loose < tight - 0.1, (loose, tight)
 
 
@@ -674,6 +676,31 @@ def test_still_copy_keeps_the_past_strokes_unchanged_and_lets_a_real_change_thro
     # A change far beyond the wobble is not held back by the copy: as much of it as without.
     patch = (slice(None), slice(12, 28), slice(12, 28))
     assert float((outs[7][patch] - usual[7][patch]).abs().mean()) < 0.02
+
+
+def test_the_output_blend_lets_go_of_new_strokes_that_do_not_line_up_with_the_past():
+    g = torch.Generator().manual_seed(31)
+    base = texture(31)[..., :H, :W]
+    frames = (base + 0.002 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)  # a still shot
+    stylized = (base + 0.1 * torch.randn(1, 3, H, W, generator=g)).clamp(0, 1).repeat(8, 1, 1, 1)
+    stylized = (stylized + 0.004 * torch.randn(8, 3, H, W, generator=g)).clamp(0, 1)  # redrawn within a hair
+    # From frame 5 on, the decoder draws other strokes in a patch: a checkerboard, then its inverse.
+    board = ((torch.arange(H)[:, None] // 2 + torch.arange(W)[None] // 2) % 2).float().expand(3, H, W)
+    stylized[5:, :, 16:48, 16:48] = board[:, 16:48, 16:48]
+    stylized[6:, :, 16:48, 16:48] = 1 - board[:, 16:48, 16:48]
+    settings = TemporalSettings(features=0.0)
+    _, gated, _ = run(Temporal(settings), frames, 2, outputs=stylized)
+    _, averaged, _ = run(Temporal(replace(settings, stroke_tolerance=0.0)), frames, 2, outputs=stylized)
+    patch = (slice(None), slice(20, 44), slice(20, 44))  # away from the patch's edges
+    off = lambda x, i: float((x[i][patch] - stylized[i][patch]).abs().mean())  # noqa: E731
+    # Strokes unlike the past's are drawn as the decoder drew them, not averaged into a grey wash: the more
+    # unlike (the inverse checkerboard after the checkerboard), the less of the past.
+    for i in (5, 6):
+        assert off(gated, i) < 0.15 * off(averaged, i)
+    assert off(gated, 6) < 0.01 < 0.3 < off(averaged, 6)
+    # The decoder's small wobble is blended as before: outside the patch the gate changes nearly nothing.
+    rest = (slice(None), slice(None), slice(52, None))
+    assert float((gated[:, rest[0], rest[1], rest[2]] - averaged[:, rest[0], rest[1], rest[2]]).abs().max()) < 2e-3
 
 
 # --------------------------------------------------------------------------- #

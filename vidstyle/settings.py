@@ -288,13 +288,15 @@ class SteadySettings:
         strength: in [0, 1]: how much of the past is kept. 1 is the measured
             default (the previous frame's features weigh 0.9, its picture 0.8,
             0.85 where the source stands still, where the flow is trusted,
+            less where the decoder's new strokes are far from the past's,
             and a still background's strokes are copied where they are
             redrawn within 0.04); the weights and that tolerance scale with
             it (the grid phase lock stays on at any strength above 0); 0 is off.
         carry: also copy the past along the camera where a camera model (a
             pan and a zoom) fitted to the flow explains the source
             (:attr:`vidstyle.temporal.TemporalSettings.carry`, its tolerance
-            scaled by the strength). Experimental. Over the first 24 frames
+            scaled by the strength). Experimental, and measured before the
+            stroke tolerance. Over the first 24 frames
             of a shot it is steadier (the sample clips at 1.46-1.50 times
             the source's flicker against the default's 1.6-2.0), but a copy
             never forgets and its cost grows with the shot: over 144 frames

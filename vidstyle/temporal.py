@@ -90,7 +90,16 @@ fixed camera the 9% of relu4_1 cells with motion held 2.0 of the 3.4 points
 that the structure had moved), and the output blend alone steadies them well
 enough. That took the three sample clips' structure from 2.7-4.1% to
 2.0-2.9% from unsteadied, for 1.90-2.01 times the source's flicker (1.63 on
-the cut clip) instead of 1.57-1.93 (``release-512``). A larger copy
+the cut clip) instead of 1.57-1.93 (``release-512``). The output blend in
+turn keeps less of the past where the decoder's new strokes are far from
+the warped past's (``stroke_tolerance``): strokes that do not line up are
+averaged into a cross-hatch that is neither. With it every picture score of
+the three clips is within 3% of unsteadied (structure 1.6-2.2%, the moving
+camera's style fraction 2.9%, was 3.3%), for 1.71-2.19 times the source's
+flicker (``strokes-512``). A fast zoom is what none of this mends: no grid
+shift lines its frames up, and steadied, its style fraction is 22% further
+from the style than unsteadied (``zoom_dune.mp4``, 4.1 times the source's
+flicker against 7.1). A larger copy
 tolerance (0.08) is steadier still but moves the structure over 3%; a copy
 also forgets more slowly than an average, so a farm chunk of a fixed camera
 needs a warm-up of 64 frames to meet a single render within 40 dB at the
@@ -256,6 +265,24 @@ class TemporalSettings:
             4.1% further from unsteadied to 2.9% / 2.0% / 2.9%, for 1.93 /
             1.85 / 1.57 to 2.01 / 1.90 / 1.63 times the source's flicker
             (0.25 and 1.0 px gave the same within 0.02 and 0.2 points).
+        stroke_tolerance: the output blend keeps less of the past where the
+            decoder's new frame differs from the warped past output (mean
+            absolute difference over 3x3 pixels and the channels, ``d``):
+            its weight times ``exp(-(d / stroke_tolerance)^2)``; 0 turns this
+            off. The decoder redraws a steady picture within a few hundredths
+            (its flicker, which the blend is for), but strokes that no grid
+            shift lines up with the past's (a zoom, a person walking past)
+            come out different, and averaging two stroke patterns washes
+            both out: what the contrast-keeping blend gives back is a fine
+            cross-hatch, not the style's strokes. Measured
+            (benchmarks/RESULTS-flicker.md, strokes-512): 0.5 against 0 took
+            the three sample clips' structure from 2.9% / 2.0% / 2.9% further
+            from unsteadied to 2.1% / 1.6% / 2.2%, and the moving camera's
+            style fraction from 3.3% to 2.9% (every picture score within 3%),
+            for 2.01 / 1.90 / 1.63 to 2.19 / 1.97 / 1.71 times the source's
+            flicker. It does not mend a fast zoom (``zoom_dune.mp4``: style
+            fraction +22% from unsteadied, +24% without it); 0.3 takes that
+            to +12% but the fixed camera to 2.40 times.
         min_consistent: a frame whose flow from its predecessor is consistent
             on less than this fraction of pixels starts a new shot.
         renormalise: after blending features, give each channel back the
@@ -371,6 +398,7 @@ class TemporalSettings:
     tolerance: float = 0.05
     output_tolerance: float = 0.15
     release: float = 0.5
+    stroke_tolerance: float = 0.5
     min_consistent: float = 0.3
     renormalise: bool = True
     resample: str = "bicubic"
@@ -417,6 +445,8 @@ class TemporalSettings:
             raise ValueError(f"tolerances must be positive, got {self.tolerance}, output {self.output_tolerance}")
         if not self.release >= 0:
             raise ValueError(f"release must be at least 0 pixels, got {self.release}")
+        if not self.stroke_tolerance >= 0:
+            raise ValueError(f"stroke tolerance must be at least 0, got {self.stroke_tolerance}")
         if not 0.0 <= self.min_consistent <= 1.0:
             raise ValueError(f"min_consistent must be in [0, 1], got {self.min_consistent}")
         for name in ("resample", "feature_resample"):
@@ -1586,6 +1616,9 @@ class Temporal:
                 past = past.clamp(0, 1).to(o.dtype)
                 wgt = (_cap(s.output, s.still_output, still, i) * weights[i : i + 1]).to(o.dtype)
                 decoded = o
+                if s.stroke_tolerance > 0:
+                    # New strokes far from the past's do not line up with them: averaged, both wash out.
+                    wgt = wgt * torch.exp(-(_local_diff(o, past) / s.stroke_tolerance).square())
                 if s.contrast > 0:
                     plain = still[i : i + 1].to(o.dtype) if s.still_plain and still is not None else None
                     o = contrast_blend(o, past, wgt, s.contrast, plain)

