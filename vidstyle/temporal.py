@@ -935,15 +935,15 @@ def contrast_blend(cur: torch.Tensor, past: torch.Tensor, weight: torch.Tensor, 
     return torch.lerp(m_cur, m_past, weight).addcmul_(d, scale).clamp_(0, 1)
 
 
-def _copied(cur: torch.Tensor, past: torch.Tensor, still: torch.Tensor, tolerance: float) -> torch.Tensor:
+def _copied(d: torch.Tensor, still: torch.Tensor, tolerance: float) -> torch.Tensor:
     """Where to copy the past outright: still pixels whose new strokes are within ``tolerance`` of the old.
 
-    ``still * exp(-(d / tolerance)^2)``, ``d`` the mean abs difference over 3x3 pixels and the channels.
+    ``still * exp(-(d / tolerance)^2)``, ``d`` the new strokes' distance from the old
+    (:func:`_local_diff`: the mean abs difference over 3x3 pixels and the channels).
 
     Shape:
-        cur, past ``(B, C, H, W)``, still ``(B, 1, H, W)`` -> ``(B, 1, H, W)``.
+        d, still ``(B, 1, H, W)`` -> ``(B, 1, H, W)``.
     """
-    d = _local_diff(cur, past)
     return still * torch.exp(-(d / tolerance).square())
 
 
@@ -1615,18 +1615,20 @@ class Temporal:
                 past, _ = _warp(self._out, flows[i : i + 1], s.resample)
                 past = past.clamp(0, 1).to(o.dtype)
                 wgt = (_cap(s.output, s.still_output, still, i) * weights[i : i + 1]).to(o.dtype)
-                decoded = o
+                copying = s.still_copy > 0 and still is not None
+                # The decoder's new strokes against the past's, judged before the blend: once, for both uses.
+                d = _local_diff(o, past) if s.stroke_tolerance > 0 or copying else None
                 if s.stroke_tolerance > 0:
                     # New strokes far from the past's do not line up with them: averaged, both wash out.
-                    wgt = wgt * torch.exp(-(_local_diff(o, past) / s.stroke_tolerance).square())
+                    wgt = wgt * torch.exp(-(d / s.stroke_tolerance).square())
                 if s.contrast > 0:
                     plain = still[i : i + 1].to(o.dtype) if s.still_plain and still is not None else None
                     o = contrast_blend(o, past, wgt, s.contrast, plain)
                 else:
                     o = torch.lerp(o, past, wgt)
-                if s.still_copy > 0 and still is not None:
+                if copying:
                     # Judged on the decoder's own frame, not the blend: is this a wobble of the old strokes?
-                    copy = _copied(decoded, past, (still[i : i + 1] * weights[i : i + 1]).to(o.dtype), s.still_copy)
+                    copy = _copied(d, (still[i : i + 1] * weights[i : i + 1]).to(o.dtype), s.still_copy)
                     o = torch.lerp(o, past, copy)
             if carry is not None and self._out is not None and not bool(motion.camera[i].isnan().any()):
                 carried, inside = camera_carry(self._out, motion.camera[i], edge=s.carry_edge)
