@@ -127,7 +127,9 @@ def S(**changes) -> TemporalSettings:  # noqa: N802 - reads as a table below
 
 
 DEFAULT = ("default: phase + snap 0.001 + features 0.9 (released at 0.5 px) + output 0.8 (0.85 still, copied within "
-           "0.04, output tolerance 0.15, strokes within 0.5), contrast kept")
+           "0.04, output tolerance 0.15, strokes within 0.5, zoom released at 2 px), contrast kept")
+# What each later session added to the default, off: the earlier defaults below are exactly what they were.
+LATER = dict(release=0.0, stroke_tolerance=0.0, zoom_release=0.0)
 METHODS: dict[str, TemporalSettings] = {
     "off": OFF,
     "features 0.9 + output 0.8, contrast kept (previous default)": S(features=0.9, output=0.8, contrast=5),
@@ -140,13 +142,16 @@ METHODS: dict[str, TemporalSettings] = {
         TemporalSettings(), snap=0.002, still_copy=0.0),
     # Session 27's default: the output blend let the past go as tightly as the features' (0.05).
     "default: phase + snap 0.001 + features 0.9 + output 0.8 (0.85 still, copied within 0.04), contrast kept":
-        replace(TemporalSettings(), output_tolerance=0.05),
+        replace(TemporalSettings(), output_tolerance=0.05, **LATER),
     # Sessions 28-29's default: the features' blend kept the past of what moves in the shot too (no release).
     "default: phase + snap 0.001 + features 0.9 + output 0.8 (0.85 still, copied within 0.04, output tolerance 0.15), "
-    "contrast kept": replace(TemporalSettings(), release=0.0),
+    "contrast kept": replace(TemporalSettings(), **LATER),
     # Session 30's default: the output blend averaged whatever strokes the decoder drew (no stroke tolerance).
     "default: phase + snap 0.001 + features 0.9 (released at 0.5 px) + output 0.8 (0.85 still, copied within 0.04, "
-    "output tolerance 0.15), contrast kept": replace(TemporalSettings(), stroke_tolerance=0.0),
+    "output tolerance 0.15), contrast kept": replace(TemporalSettings(), **{**LATER, "release": 0.5}),
+    # Session 31's first default: the output blend blind to the camera's zoom.
+    "default: phase + snap 0.001 + features 0.9 (released at 0.5 px) + output 0.8 (0.85 still, copied within 0.04, "
+    "output tolerance 0.15, strokes within 0.5), contrast kept": replace(TemporalSettings(), zoom_release=0.0),
     DEFAULT: TemporalSettings(),
     "phase + snap + features 0.95 + output 0.95, contrast kept": S(phase=True, snap=0.002, features=0.95, output=0.95,
                                                                    contrast=5),
@@ -254,6 +259,8 @@ EXTRA_METHODS.update({f"default, released at {r} px": replace(TemporalSettings()
 # Session 31: the output blend lets the past go where the new strokes are far from it (stroke_tolerance).
 EXTRA_METHODS.update({f"default, strokes within {t}": replace(TemporalSettings(), stroke_tolerance=t)
                       for t in (0.2, 0.3, 0.4, 0.6)})
+# The output blend lets go of what the camera's zoom moves apart (zoom_release, px of the flow size).
+EXTRA_METHODS.update({f"default, zoom released at {m} px": replace(TemporalSettings(), zoom_release=m) for m in (1.0, 4.0)})
 NO_RESET = "no cut reset"  # methods named so get no shot list either
 # The source's motion (pixels per frame at the clip's size) that --split sorts the valid pixels by.
 BANDS = ((0.0, 0.25), (0.25, 1.0), (1.0, float("inf")))

@@ -178,7 +178,7 @@ def test_settings_are_checked():
         dict(resample="nearest"), dict(contrast=4), dict(source=1.0), dict(snap=-0.1), dict(phase_period=0),
         dict(still_output=1.0), dict(still_features=-0.1), dict(still_motion=0), dict(still_tolerance=-1.0),
         dict(still_copy=-0.01), dict(carry=-0.01), dict(carry_near=4), dict(carry_redraw=0), dict(carry_edge=-1.0),
-        dict(output_tolerance=0.0), dict(release=-0.5), dict(stroke_tolerance=-0.1),
+        dict(output_tolerance=0.0), dict(release=-0.5), dict(stroke_tolerance=-0.1), dict(zoom_release=-1.0),
     )
     for bad in bad_settings:
         with pytest.raises(ValueError):
@@ -334,14 +334,16 @@ def test_the_output_blend_lets_the_past_go_more_loosely_than_the_features():
     frames = texture(16)[..., :H, :W].expand(2, 3, H, W).clone()
     frames[1, :, 20:50, 30:70] += 0.08  # the source changes a little there (light, or a flow a fraction off)
     frames = frames.clamp(0, 1)
-    motion = Temporal(TemporalSettings()).motion(frames)
+    # The two tolerances alone, without the zoom's gate (a separate matter, with its own test).
+    motion = Temporal(TemporalSettings(zoom_release=0.0)).motion(frames)
     inside = (slice(None), slice(25, 45), slice(35, 65))
     feat, out = float(motion.weight[1][inside].median()), float(motion.output_weight[1][inside].median())
     assert feat < 0.5 < 0.8 < out, (feat, out)
     assert bool((motion.output_weight >= motion.weight - 1e-6).all())
     # Where the source did not change, both keep it all (the first column is out of the frame: nothing).
     assert torch.allclose(motion.output_weight[1][:, :12], motion.weight[1][:, :12], atol=0.02)
-    assert Temporal(TemporalSettings(output_tolerance=0.05, release=0.0)).motion(frames).output_weight is None  # one map
+    one_gate = TemporalSettings(output_tolerance=0.05, release=0.0, zoom_release=0.0)
+    assert Temporal(one_gate).motion(frames).output_weight is None  # one map
     # A change at the gate (a light switched on there) mostly comes through: without the gate the flow,
     # consistent there, would keep all of the past (weight 1).
     lit = frames.clone()
@@ -701,6 +703,35 @@ def test_the_output_blend_lets_go_of_new_strokes_that_do_not_line_up_with_the_pa
     # The decoder's small wobble is blended as before: outside the patch the gate changes nearly nothing.
     rest = (slice(None), slice(None), slice(52, None))
     assert float((gated[:, rest[0], rest[1], rest[2]] - averaged[:, rest[0], rest[1], rest[2]]).abs().max()) < 2e-3
+
+
+def zoom(seed: int, n: int, step: float) -> torch.Tensor:
+    """``n`` frames of one texture zoomed in about the centre by ``step`` a frame (1.03: 3%): ``(n, 3, H, W)``."""
+    tex = texture(seed, h=H, w=W)
+    frames = []
+    for i in range(n):
+        theta = torch.tensor([[step**-i, 0.0, 0.0], [0.0, step**-i, 0.0]]).unsqueeze(0)
+        grid = F.affine_grid(theta, [1, 3, H, W], align_corners=False)
+        frames.append(F.grid_sample(tex, grid, mode="bicubic", padding_mode="border", align_corners=False))
+    return torch.cat(frames).clamp(0, 1)
+
+
+def test_the_output_blend_lets_go_of_what_the_cameras_zoom_moves_apart():
+    on, off = TemporalSettings(), TemporalSettings(zoom_release=0.0)
+    frames = zoom(32, 4, 1.05)
+    zoomed, plain = Temporal(on).motion(frames), Temporal(off).motion(frames)
+    centre = (slice(None), slice(H // 3, 2 * H // 3), slice(W // 3, 2 * W // 3))
+    sides = (slice(None), slice(None), slice(4, 12))
+    for i in (1, 2, 3):
+        # At the sides the zoom moves the picture about 2 px a frame apart from the centre: nothing of the past.
+        assert float(zoomed.output_weight[i][sides].mean()) < 0.05 * float(plain.output_weight[i][sides].mean())
+        # At the centre it moves it by 1 px or less: most of the past kept.
+        assert float(zoomed.output_weight[i][centre].mean()) > 0.6 * float(plain.output_weight[i][centre].mean())
+    assert torch.equal(zoomed.weight, plain.weight)  # the features' blend is not this gate's
+    # A pan fits a scale of 1: its weights are kept as they were.
+    frames = pan(33, 4, (0.6, -0.3))
+    a, b = Temporal(on).motion(frames), Temporal(off).motion(frames)
+    assert float((a.output_weight[1:] - b.output_weight[1:]).abs().max()) < 0.05
 
 
 # --------------------------------------------------------------------------- #

@@ -288,7 +288,8 @@ class SteadySettings:
         strength: in [0, 1]: how much of the past is kept. 1 is the measured
             default (the previous frame's features weigh 0.9, its picture 0.8,
             0.85 where the source stands still, where the flow is trusted,
-            less where the decoder's new strokes are far from the past's,
+            less where the decoder's new strokes are far from the past's
+            or where the camera zooms,
             and a still background's strokes are copied where they are
             redrawn within 0.04); the weights and that tolerance scale with
             it (the grid phase lock stays on at any strength above 0); 0 is off.

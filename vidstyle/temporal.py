@@ -96,10 +96,13 @@ the warped past's (``stroke_tolerance``): strokes that do not line up are
 averaged into a cross-hatch that is neither. With it every picture score of
 the three clips is within 3% of unsteadied (structure 1.6-2.2%, the moving
 camera's style fraction 2.9%, was 3.3%), for 1.71-2.19 times the source's
-flicker (``strokes-512``). A fast zoom is what none of this mends: no grid
-shift lines its frames up, and steadied, its style fraction is 22% further
-from the style than unsteadied (``zoom_dune.mp4``, 4.1 times the source's
-flicker against 7.1). A larger copy
+flicker (``strokes-512``). A zoom is the camera move that no grid shift
+lines up: blended, its strokes washed 22% of the style out
+(``zoom_dune.mp4``). So the output blend also keeps none of the past where
+the camera's zoom alone moves the picture by 2 px of the flow size a frame
+(``zoom_release``, :func:`zoom_apart`); the fast zoom then keeps its style
+(3.0% from unsteadied) for 5.6 times the source's flicker (7.1 unsteadied),
+and the three clips are unchanged within 0.02 (``zoom-512``). A larger copy
 tolerance (0.08) is steadier still but moves the structure over 3%; a copy
 also forgets more slowly than an average, so a farm chunk of a fixed camera
 needs a warm-up of 64 frames to meet a single render within 40 dB at the
@@ -281,8 +284,27 @@ class TemporalSettings:
             style fraction from 3.3% to 2.9% (every picture score within 3%),
             for 2.01 / 1.90 / 1.63 to 2.19 / 1.97 / 1.71 times the source's
             flicker. It does not mend a fast zoom (``zoom_dune.mp4``: style
-            fraction +22% from unsteadied, +24% without it); 0.3 takes that
-            to +12% but the fixed camera to 2.40 times.
+            fraction +22% from unsteadied, +24% without it; 0.3 takes that
+            to +12% but the fixed camera to 2.40 times): ``zoom_release``
+            does.
+        zoom_release: where the camera's zoom alone moves a pixel by this
+            much a frame apart from the frame's centre (pixels of the flow
+            size; :func:`zoom_apart` of a pan and zoom fitted to the flow,
+            :func:`fit_camera`, on every other pixel), the output blend keeps
+            none of its past, and from none to this its weight falls
+            linearly; 0 turns this off. The grid phase lock follows a
+            camera's translation, not its zoom, so a zoom's strokes never
+            line up with the past's and blending them washes the style out.
+            The scale is fitted to the snapped flow: where the camera's
+            translation explains the picture as well as the local flow, there
+            is no zoom to let go of, and a still camera or a pan keeps its
+            weights. Measured (benchmarks/RESULTS-flicker.md, zoom-512): 2
+            against 0 took a fast zoom (``zoom_dune.mp4``) from 4.06 to 5.64
+            times the source's flicker (7.06 unsteadied) and its style
+            fraction from 22.1% to 3.0% further from the style than
+            unsteadied; the fixed camera the same to every digit, the cut
+            clip within 0.001 of the ratio, the moving camera (its pan zooms
+            0.35% a frame) from 1.97 to 1.99, its style +2.9% both ways.
         min_consistent: a frame whose flow from its predecessor is consistent
             on less than this fraction of pixels starts a new shot.
         renormalise: after blending features, give each channel back the
@@ -399,6 +421,7 @@ class TemporalSettings:
     output_tolerance: float = 0.15
     release: float = 0.5
     stroke_tolerance: float = 0.5
+    zoom_release: float = 2.0
     min_consistent: float = 0.3
     renormalise: bool = True
     resample: str = "bicubic"
@@ -447,6 +470,8 @@ class TemporalSettings:
             raise ValueError(f"release must be at least 0 pixels, got {self.release}")
         if not self.stroke_tolerance >= 0:
             raise ValueError(f"stroke tolerance must be at least 0, got {self.stroke_tolerance}")
+        if not self.zoom_release >= 0:
+            raise ValueError(f"zoom release must be at least 0 pixels, got {self.zoom_release}")
         if not 0.0 <= self.min_consistent <= 1.0:
             raise ValueError(f"min_consistent must be in [0, 1], got {self.min_consistent}")
         for name in ("resample", "feature_resample"):
@@ -1089,6 +1114,49 @@ def camera_flow(model: torch.Tensor, shape: tuple[int, int], size: tuple[int, in
     return torch.stack([fx.expand(h, w), fy[:, None].expand(h, w)]).unsqueeze(0).float()
 
 
+def zoom_apart(model: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """How far a camera model's zoom alone moves each pixel a frame, apart from the frame's centre.
+
+    ``|scale - 1|`` times the distance from the centre, per axis, then the
+    length: what is left of the model's motion once its translation (which
+    the grid phase lock follows) is taken out. ``model`` in pixels of
+    ``shape`` (:func:`fit_camera`).
+
+    Shape:
+        model ``(4,)``, shape ``(h, w)`` -> ``(1, 1, h, w)`` in pixels of ``shape``.
+
+    Example:
+        >>> model = torch.tensor([1.1, 0.0, 1.0, 0.0], dtype=torch.float64)  # a 10% zoom along x
+        >>> [round(v, 3) for v in zoom_apart(model, (1, 4))[0, 0, 0].tolist()]
+        [0.15, 0.05, 0.05, 0.15]
+    """
+    h, w = shape
+    sx, _, sy, _ = model.tolist()
+    xs = (torch.arange(w, dtype=torch.float32) + 0.5 - w / 2) * (sx - 1)
+    ys = (torch.arange(h, dtype=torch.float32) + 0.5 - h / 2) * (sy - 1)
+    return torch.hypot(xs[None, :].expand(h, w), ys[:, None].expand(h, w))[None, None]
+
+
+def _zoom_gate(back: torch.Tensor, ok: torch.Tensor, release: float) -> torch.Tensor:
+    """Per frame, ``1 - zoom_apart / release`` (clamped) of a camera fitted on every other pixel of ``back``; 1
+    where too few pixels are trusted to fit one.
+
+    Shape:
+        back ``(B, 2, h, w)``, ok ``(B, 1, h, w)`` bool -> ``(B, 1, h, w)``.
+    """
+    b, _, h, w = back.shape
+    # Every other pixel: a quarter of the fit's work, and its scale the same (the vectors halved with the grid).
+    sub, ok_sub = back[:, :, ::2, ::2] / 2, ok[:, 0, ::2, ::2]
+    gates = []
+    for i in range(b):
+        if int(ok_sub[i].sum()) < 16:
+            gates.append(torch.ones(1, 1, h, w, device=back.device, dtype=back.dtype))
+            continue
+        model = fit_camera(sub[i : i + 1], ok_sub[i], (h, w))
+        gates.append((1 - zoom_apart(model, (h, w)) / release).clamp(0, 1).to(back.device, back.dtype))
+    return torch.cat(gates)
+
+
 def camera_holds(cur: torch.Tensor, prev: torch.Tensor, back: torch.Tensor, model: torch.Tensor,
                  size: tuple[int, int], tolerance: float, agree: float) -> torch.Tensor:
     """Where a camera model explains the source: 1 where its past can be copied, else 0.
@@ -1359,6 +1427,10 @@ class Temporal:
         if release:
             # The features' own channel lets go of what moves in the shot; the output keeps the gate's weight.
             weight = torch.cat([weight[:, :1] * released(back, s.release, median[:b]), weight[:, -1:]], 1)
+        if s.zoom_release > 0 and s.output > 0:
+            # The output's channel lets go of what the camera's zoom moves apart. Fitted to the snapped flow: where
+            # the camera's translation explains the picture as well, there is no zoom to fear.
+            weight = torch.cat([weight[:, :1], weight[:, -1:] * _zoom_gate(back, ok, s.zoom_release)], 1)
         region = None
         if masks is not None or self._region is not None:
             region = self._region_kept(masks or [None] * b, (h, w), weight[:, :1])
