@@ -1273,9 +1273,11 @@ class Motion:
     (NaN where there is none: a fresh frame, too little consistent flow),
     and where it explains the source (:func:`camera_holds`).
 
-    ``output_weight`` is ``weight`` for the output blend, gated by
-    :attr:`TemporalSettings.output_tolerance` (None where that equals the
-    features' ``tolerance``: the same map).
+    ``output_weight`` is the output blend's own weight: gated by
+    :attr:`TemporalSettings.output_tolerance`, not released where things
+    move apart from the camera (``release``, the features' alone), and let
+    go where the camera zooms (``zoom_release``, the output's alone). None
+    where it would be ``weight`` itself (equal tolerances, neither of those).
 
     ``still`` (where :attr:`TemporalSettings.still`) is each pixel's
     :func:`stillness` (of the shifted frames too), which moves the blends'
