@@ -1117,9 +1117,10 @@ def camera_flow(model: torch.Tensor, shape: tuple[int, int], size: tuple[int, in
 def zoom_apart(model: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """How far a camera model's zoom alone moves each pixel a frame, apart from the frame's centre.
 
-    ``|scale - 1|`` times the distance from the centre, per axis, then the
-    length: what is left of the model's motion once its translation (which
-    the grid phase lock follows) is taken out. ``model`` in pixels of
+    The length of the model's flow (:func:`camera_flow`) less its mean:
+    ``|scale - 1|`` times the distance from the centre, per axis; what is
+    left once the translation (which the grid phase lock follows) is taken
+    out. ``model`` in pixels of
     ``shape`` (:func:`fit_camera`).
 
     Shape:
@@ -1130,11 +1131,9 @@ def zoom_apart(model: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
         >>> [round(v, 3) for v in zoom_apart(model, (1, 4))[0, 0, 0].tolist()]
         [0.15, 0.05, 0.05, 0.15]
     """
-    h, w = shape
-    sx, _, sy, _ = model.tolist()
-    xs = (torch.arange(w, dtype=torch.float32) + 0.5 - w / 2) * (sx - 1)
-    ys = (torch.arange(h, dtype=torch.float32) + 0.5 - h / 2) * (sy - 1)
-    return torch.hypot(xs[None, :].expand(h, w), ys[:, None].expand(h, w))[None, None]
+    flow = camera_flow(model, shape, shape)
+    # Less the frame's mean flow, which is the model's translation at the centre: the zoom's part alone.
+    return torch.hypot(*(flow - flow.mean((2, 3), keepdim=True)).unbind(1)).unsqueeze(1)
 
 
 def _zoom_gate(back: torch.Tensor, ok: torch.Tensor, release: float) -> torch.Tensor:
