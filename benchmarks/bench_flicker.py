@@ -148,7 +148,7 @@ METHODS: dict[str, TemporalSettings] = {
     "contrast kept": replace(TemporalSettings(), **LATER),
     # Session 30's default: the output blend averaged whatever strokes the decoder drew (no stroke tolerance).
     "default: phase + snap 0.001 + features 0.9 (released at 0.5 px) + output 0.8 (0.85 still, copied within 0.04, "
-    "output tolerance 0.15), contrast kept": replace(TemporalSettings(), **{**LATER, "release": 0.5}),
+    "output tolerance 0.15), contrast kept": replace(TemporalSettings(), stroke_tolerance=0.0, zoom_release=0.0),
     # Session 31's first default: the output blend blind to the camera's zoom.
     "default: phase + snap 0.001 + features 0.9 (released at 0.5 px) + output 0.8 (0.85 still, copied within 0.04, "
     "output tolerance 0.15, strokes within 0.5), contrast kept": replace(TemporalSettings(), zoom_release=0.0),

@@ -728,10 +728,17 @@ def test_the_output_blend_lets_go_of_what_the_cameras_zoom_moves_apart():
         # At the centre it moves it by 1 px or less: most of the past kept.
         assert float(zoomed.output_weight[i][centre].mean()) > 0.6 * float(plain.output_weight[i][centre].mean())
     assert torch.equal(zoomed.weight, plain.weight)  # the features' blend is not this gate's
+    # The carry's copy along the zoom would magnify the old strokes frame after frame: a zooming frame copies nothing.
+    carried = Temporal(replace(on, carry=0.02)).motion(frames).carry
+    uncarried = Temporal(replace(off, carry=0.02)).motion(frames).carry
+    assert float(uncarried[1:].mean()) > 0.5
+    assert float(carried[1:].abs().max()) == 0.0
     # A pan fits a scale of 1: its weights are kept as they were.
     frames = pan(33, 4, (0.6, -0.3))
     a, b = Temporal(on).motion(frames), Temporal(off).motion(frames)
     assert float((a.output_weight[1:] - b.output_weight[1:]).abs().max()) < 0.05
+    a, b = Temporal(replace(on, carry=0.02)).motion(frames), Temporal(replace(off, carry=0.02)).motion(frames)
+    assert float(b.carry[1:].mean()) > 0.5 and torch.equal(a.carry, b.carry)  # and so is its carry
 
 
 # --------------------------------------------------------------------------- #

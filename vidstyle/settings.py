@@ -296,20 +296,22 @@ class SteadySettings:
         carry: also copy the past along the camera where a camera model (a
             pan and a zoom) fitted to the flow explains the source
             (:attr:`vidstyle.temporal.TemporalSettings.carry`, its tolerance
-            scaled by the strength). Experimental, and measured before the
-            stroke tolerance. Over the first 24 frames
-            of a shot it is steadier (the sample clips at 1.46-1.50 times
-            the source's flicker against the default's 1.6-2.0), but a copy
-            never forgets and its cost grows with the shot: over 144 frames
-            of a fixed camera the structure moved 5.2% from unsteadied
-            (6.4% in the last 24 frames; the default 2.5%), and over 144
-            frames of a camera move 15% and the style fraction 21% (41% in
-            the last 24 frames), for hardly any steadiness there (1.88
-            against 1.97). The whole memory also starts again every
+            scaled by the strength; a frame where the camera zooms copies
+            nothing). Experimental. Over the first 24 frames of a shot it is
+            steadier (the sample clips at 1.67, 1.50 and 1.58 times the
+            source's flicker against the default's 2.19, 1.99 and 1.71, for
+            structure up to 4.2% and a style fraction up to 5.2% from
+            unsteadied), but a copy never forgets and its cost grows with the
+            shot: over 144 frames of a fixed camera the structure moved 4.2%
+            from unsteadied (5.1% and the style fraction 14.9% in the last 24
+            frames; the default 1.8% and -0.9% over the shot), and over 144
+            frames of a camera move 14% and the style fraction 19% (33% in
+            the last 24 frames), for hardly any steadiness there (1.91
+            against 2.00). The whole memory also starts again every
             ``phase_period`` frames (240), a visible redraw, so that a farm
             chunk can match a single render exactly. Off by default
-            (benchmarks/RESULTS-flicker.md, long-512-release and
-            carry-release-512).
+            (benchmarks/RESULTS-flicker.md, carry-zoom-512 and
+            long-512-carry-zoom).
     """
 
     enabled: bool = True

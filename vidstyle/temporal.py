@@ -58,7 +58,9 @@ steady, cheapest first (measured one by one in ``benchmarks/RESULTS-flicker.md``
   there fade with the output blend. With a moving camera nothing is copied
   from the previous frame's outer 8 px (``carry_edge``): the decoder draws
   what enters at a side against its padding, and a copy would carry those
-  strokes inwards for good. A copy never forgets, so with the carry the
+  strokes inwards for good. Nor along a zoom: where the camera zooms
+  (``zoom_release``), the frame copies nothing, since a copy along a zoom
+  magnifies the old strokes. A copy never forgets, so with the carry the
   whole memory starts again at every ``phase_period``-th frame, and a farm
   chunk that warms up from there matches a single render exactly; and what
   it costs the picture grows with the age of that memory (below).
@@ -116,14 +118,16 @@ leaves the frame; a lock by whole pixels, which resamples nothing, was no
 better (``moving-phase-512`` and its margin-8 twin, and the session-29
 notes).
 The camera carry is off, and experimental: over the first 24 frames of a
-shot it brings the three sample clips to 1.46-1.50 times the source's
-flicker, against the default's 1.6-2.0, but its cost grows as its memory
-ages. Over the 144 frames of a long fixed-camera shot the structure moved
-5.2% from unsteadied (6.4% in the last 24 frames; the default 2.5%) for 1.34
-times the source's flicker (the default 1.74); over 144 frames of a camera
-move, 15% and the style fraction 21% (41% in the last 24 frames) for 1.88
-(the default 1.97, +2.7% and +0.3%; ``carry-release-512``,
-``long-512-release``). The pair of frames across each of its restarts
+shot it brings the three sample clips to 1.67, 1.50 and 1.58 times the
+source's flicker, against the default's 2.19, 1.99 and 1.71 (structure up
+to 4.2%, style fraction up to 5.2% from unsteadied), but its cost grows as
+its memory ages. Over the 144 frames of a long fixed-camera shot the
+structure moved 4.2% from unsteadied (5.1%, and the style fraction 14.9%, in
+the last 24 frames; the default 1.8% and -0.9% over the shot) for 1.49 times
+the source's flicker (the default 1.91); over 144 frames of a camera move,
+14% and the style fraction 19% (33% in the last 24 frames) for 1.91 (the
+default 2.00, +2.5% and -0.2%; ``carry-zoom-512``, ``long-512-carry-zoom``,
+``long-512-zoom``). The pair of frames across each of its restarts
 flickers 19 times the source's on the fixed camera (the session-28 notes in
 the results). Refreshing its memory instead by a band that sweeps the frame
 every 24 or 48 frames (a prototype, not kept) bounded that cost on the
@@ -298,7 +302,8 @@ class TemporalSettings:
             The scale is fitted to the snapped flow: where the camera's
             translation explains the picture as well as the local flow, there
             is no zoom to let go of, and a still camera or a pan keeps its
-            weights. Measured (benchmarks/RESULTS-flicker.md, zoom-512): 2
+            weights; with ``carry`` on, a frame where the zoom moves any pixel
+            by half of this or more copies nothing. Measured (benchmarks/RESULTS-flicker.md, zoom-512): 2
             against 0 took a fast zoom (``zoom_dune.mp4``) from 4.06 to 5.64
             times the source's flicker (7.06 unsteadied) and its style
             fraction from 22.1% to 3.0% further from the style than
@@ -387,6 +392,13 @@ class TemporalSettings:
             farm chunk that starts its warm-up there matches a single render
             exactly. Its cost to the structure and style grows with the age
             of that memory (measured over 144 frames: see the module's notes).
+            With ``zoom_release``, a frame whose camera's zoom moves any pixel
+            by half of it or more copies nothing: a copy along a zoom magnifies
+            the old strokes frame after frame (a fast zoom's style fraction
+            went 43.6% from unsteadied's with it, 3.0% without;
+            benchmarks/RESULTS-flicker.md, carry-zoom-512), and a copy mixed
+            into the blend by a weight below 1 averages two stroke patterns
+            (+104.5%, a scratch run).
         carry_agree: where the local flow differs from the camera model by
             more than this (pixels of the flow size), nothing is copied (a
             person walking slowly in flat clothes matches a still camera's
@@ -1428,10 +1440,14 @@ class Temporal:
         if release:
             # The features' own channel lets go of what moves in the shot; the output keeps the gate's weight.
             weight = torch.cat([weight[:, :1] * released(back, s.release, median[:b]), weight[:, -1:]], 1)
-        if s.zoom_release > 0 and s.output > 0:
-            # The output's channel lets go of what the camera's zoom moves apart. Fitted to the snapped flow: where
-            # the camera's translation explains the picture as well, there is no zoom to fear.
-            weight = torch.cat([weight[:, :1], weight[:, -1:] * _zoom_gate(back, ok, s.zoom_release)], 1)
+        zoom = None
+        if s.zoom_release > 0 and (s.output > 0 or s.carry > 0):
+            # Fitted to the snapped flow: where the camera's translation explains the picture as well, there is no
+            # zoom to fear.
+            zoom = _zoom_gate(back, ok, s.zoom_release)
+        if zoom is not None and s.output > 0:
+            # The output's channel lets go of what the camera's zoom moves apart.
+            weight = torch.cat([weight[:, :1], weight[:, -1:] * zoom], 1)
         region = None
         if masks is not None or self._region is not None:
             region = self._region_kept(masks or [None] * b, (h, w), weight[:, :1])
@@ -1448,6 +1464,12 @@ class Temporal:
         if s.carry > 0:
             camera, carry = self._cameras(raw, grey, prev, fresh, (frames.shape[-2], frames.shape[-1]))
             carry = carry * keep if region is None else carry * keep * region
+            if zoom is not None:
+                # A copy along a zoom magnifies the old strokes frame after frame, and a copy mixed with the blend
+                # (a weight between 0 and 1) averages two stroke patterns: where the zoom moves any pixel by half
+                # the release or more, the frame copies nothing.
+                zooms = (zoom.flatten(1).amin(1) <= 0.5).reshape(b, 1, 1, 1)
+                carry = carry.masked_fill(zooms, 0.0)
         # A fresh frame has no past to keep (and, with no predecessor, compares with itself: "still").
         still = stillness(back, grey, prev_w, s.still_motion, s.still_tolerance) * keep if s.still else None
         shift = None
