@@ -303,9 +303,10 @@ class TemporalSettings:
             translation explains the picture as well as the local flow, there
             is no zoom to let go of, and a still camera or a pan keeps its
             weights; with ``carry`` on, a frame where the zoom moves any pixel
-            by half of this or more copies nothing. Measured (benchmarks/RESULTS-flicker.md, zoom-512): 2
-            against 0 took a fast zoom (``zoom_dune.mp4``) from 4.06 to 5.64
-            times the source's flicker (7.06 unsteadied) and its style
+            by half of this or more copies nothing. Measured
+            (benchmarks/RESULTS-flicker.md, zoom-512): 2 against 0 took a fast
+            zoom (``zoom_dune.mp4``) from 4.06 to 5.64 times the source's
+            flicker (7.06 unsteadied) and its style
             fraction from 22.1% to 3.0% further from the style than
             unsteadied; the fixed camera the same to every digit, the cut
             clip within 0.001 of the ratio, the moving camera (its pan zooms
@@ -395,7 +396,8 @@ class TemporalSettings:
             With ``zoom_release``, a frame whose camera's zoom moves any pixel
             by half of it or more copies nothing: a copy along a zoom magnifies
             the old strokes frame after frame (a fast zoom's style fraction
-            went 43.6% from unsteadied's with it, 3.0% without;
+            went 43.6% further from the style than unsteadied with the copy,
+            3.0% without;
             benchmarks/RESULTS-flicker.md, carry-zoom-512), and a copy mixed
             into the blend by a weight below 1 averages two stroke patterns
             (+104.5%, a scratch run).
