@@ -260,7 +260,8 @@ EXTRA_METHODS.update({f"default, released at {r} px": replace(TemporalSettings()
 EXTRA_METHODS.update({f"default, strokes within {t}": replace(TemporalSettings(), stroke_tolerance=t)
                       for t in (0.2, 0.3, 0.4, 0.6)})
 # The output blend lets go of what the camera's zoom moves apart (zoom_release, px of the flow size).
-EXTRA_METHODS.update({f"default, zoom released at {m} px": replace(TemporalSettings(), zoom_release=m) for m in (1.0, 4.0)})
+EXTRA_METHODS.update({f"default, zoom released at {m} px": replace(TemporalSettings(), zoom_release=m)
+                      for m in (1.0, 4.0)})
 NO_RESET = "no cut reset"  # methods named so get no shot list either
 # The source's motion (pixels per frame at the clip's size) that --split sorts the valid pixels by.
 BANDS = ((0.0, 0.25), (0.25, 1.0), (1.0, float("inf")))

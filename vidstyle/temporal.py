@@ -306,11 +306,11 @@ class TemporalSettings:
             by half of this or more copies nothing. Measured
             (benchmarks/RESULTS-flicker.md, zoom-512): 2 against 0 took a fast
             zoom (``zoom_dune.mp4``) from 4.06 to 5.64 times the source's
-            flicker (7.06 unsteadied) and its style
-            fraction from 22.1% to 3.0% further from the style than
-            unsteadied; the fixed camera the same to every digit, the cut
-            clip within 0.001 of the ratio, the moving camera (its pan zooms
-            0.35% a frame) from 1.97 to 1.99, its style +2.9% both ways.
+            flicker (7.06 unsteadied) and its style fraction from 22.1% to
+            3.0% further from the style than unsteadied; the fixed camera
+            the same to every digit, the cut clip within 0.001 of the ratio,
+            the moving camera (its pan zooms 0.35% a frame) from 1.97 to
+            1.99, its style +2.9% both ways.
         min_consistent: a frame whose flow from its predecessor is consistent
             on less than this fraction of pixels starts a new shot.
         renormalise: after blending features, give each channel back the
@@ -397,10 +397,9 @@ class TemporalSettings:
             by half of it or more copies nothing: a copy along a zoom magnifies
             the old strokes frame after frame (a fast zoom's style fraction
             went 43.6% further from the style than unsteadied with the copy,
-            3.0% without;
-            benchmarks/RESULTS-flicker.md, carry-zoom-512), and a copy mixed
-            into the blend by a weight below 1 averages two stroke patterns
-            (+104.5%, a scratch run).
+            3.0% without; benchmarks/RESULTS-flicker.md, carry-zoom-512),
+            and a copy mixed into the blend by a weight below 1 averages two
+            stroke patterns (+104.5%, a scratch run).
         carry_agree: where the local flow differs from the camera model by
             more than this (pixels of the flow size), nothing is copied (a
             person walking slowly in flat clothes matches a still camera's

@@ -1,4 +1,4 @@
-"""Make the clips that the flicker benchmark adds to vtest_5s.mp4: a moving camera, a zoom, a hard cut, and two long shots.
+"""Make the clips that the flicker benchmark adds to vtest_5s.mp4: a moving camera, a zoom, a hard cut, two long shots.
 
     apt-get download opencv-doc=4.6.0+dfsg-12 mate-backgrounds=1.26.0-1
     dpkg-deb -x opencv-doc_4.6.0+dfsg-12_all.deb pkg

@@ -136,8 +136,8 @@ def steady_options():
         click.option("--steady-carry/--no-steady-carry", "steady_carry", default=SteadySettings.carry,
                      show_default=True,
                      help="Experimental: also copy the previous frame along the camera (a pan and zoom fitted to "
-                          "the flow) where that explains the picture, on frames where it does not zoom. Steadier on a fixed camera, but its cost to "
-                          "the picture grows with the length of the shot (most with a moving camera), and its "
+                          "the flow) where that explains the picture, on frames where it does not zoom. Steadier "
+                          "on a fixed camera, but its cost to the picture grows with the length of the shot (most with a moving camera), and its "
                           "memory starts again, visibly, every 240 frames."),
     )
 
